@@ -41,9 +41,9 @@ class Param:
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(value)
                 out: Any = value.lower() in ("true", "1", "yes")
-            elif self.kind is int and isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            elif self.kind is int and isinstance(value, bool):
+            elif self.kind is int and (
+                isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())
+            ):
                 raise ValueError(value)
             else:
                 out = self.kind(value)
@@ -78,6 +78,9 @@ class WorkloadSpec:
     tolerance: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TOLERANCE)
     batch_param: str | None = None
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def accepts(self, key: str) -> bool:
+        return any(p.name == key for p in self.params) or (key == "preset" and bool(self.presets))
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -1,0 +1,191 @@
+"""Suite configs: TOML parsed once into frozen, validated dataclasses, expanded into cases."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from bench import workloads
+from bench.errors import ConfigError
+from bench.runner.measure import QUICK, Policy
+
+SCENARIOS = ("latency", "throughput")
+_RUN_KEYS = {"scenario", "seed", "backends", "input_sets", "name"}
+_CASE_KEYS = {"workload", "params", "quick", "backends", "scenario", "input_sets"}
+_TOP_KEYS = {"run", "policy", "quick_policy", "backend_options", "case"}
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """One [[case]] table: a workload, its params (lists sweep), optional quick params."""
+
+    workload: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    quick: Mapping[str, Any] = field(default_factory=dict)
+    backends: tuple[str, ...] | None = None
+    scenario: str | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    source: str
+    cases: tuple[CaseSpec, ...]
+    scenario: str = "latency"
+    seed: int = 0
+    input_sets: int = 1
+    backends: tuple[str, ...] | None = None
+    backend_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    policy: Policy = Policy()
+    quick_policy: Policy = QUICK
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A fully resolved case, ready for the runner (inputs are made there)."""
+
+    spec: workloads.WorkloadSpec
+    params: Mapping[str, Any]
+    backend: str
+    options: Mapping[str, Any]
+    scenario: str
+
+    @property
+    def case_id(self) -> str:
+        shown = ",".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.spec.name}[{shown}]@{self.backend}/{self.scenario}"
+
+
+def _unknown(keys: Any, known: set[str], where: str) -> None:
+    extra = sorted(set(keys) - known)
+    if extra:
+        raise ConfigError(f"{where}: unknown key '{extra[0]}' (known: {', '.join(sorted(known))})")
+
+
+def _policy(table: Mapping[str, Any], base: Policy, where: str) -> Policy:
+    names = {f.name for f in dataclasses.fields(Policy)}
+    _unknown(table, names, where)
+    try:
+        return dataclasses.replace(base, **{k: type(getattr(base, k))(v) for k, v in table.items()})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _rebase(params: Mapping[str, Any], spec: workloads.WorkloadSpec, base: Path) -> dict[str, Any]:
+    """Path-valued params in a config file are relative to that file's folder."""
+    out = dict(params)
+    for p in spec.params:
+        value = out.get(p.name)
+        if p.unit == "path" and isinstance(value, str) and value and not Path(value).is_absolute():
+            out[p.name] = str(base / value)
+    return out
+
+
+def _case(i: int, table: Any, where: str, base: Path | None = None) -> CaseSpec:
+    here = f"{where}: case #{i + 1}"
+    if not isinstance(table, dict) or "workload" not in table:
+        raise ConfigError(
+            f"{here}: every [[case]] needs a 'workload' (known: {', '.join(workloads.KERNELS)})"
+        )
+    _unknown(table, _CASE_KEYS, here)
+    backends = table.get("backends")
+    scenario = table.get("scenario")
+    if scenario is not None and scenario not in SCENARIOS:
+        raise ConfigError(f"{here}: unknown scenario '{scenario}' (known: {', '.join(SCENARIOS)})")
+    params, quick = dict(table.get("params", {})), dict(table.get("quick", {}))
+    if base is not None:
+        spec = workloads.get(str(table["workload"]))
+        params, quick = _rebase(params, spec, base), _rebase(quick, spec, base)
+    return CaseSpec(
+        workload=str(table["workload"]),
+        params=MappingProxyType(params),
+        quick=MappingProxyType(quick),
+        backends=tuple(backends) if backends is not None else None,
+        scenario=scenario,
+    )
+
+
+def parse(data: Mapping[str, Any], source: str, base: Path | None = None) -> Suite:
+    """A Suite from already-decoded TOML; every problem names the file and the key."""
+    _unknown(data, _TOP_KEYS, source)
+    run = data.get("run", {})
+    _unknown(run, _RUN_KEYS, f"{source}: [run]")
+    scenario = run.get("scenario", "latency")
+    if scenario not in SCENARIOS:
+        raise ConfigError(
+            f"{source}: [run] unknown scenario '{scenario}' (known: {', '.join(SCENARIOS)})"
+        )
+    cases = tuple(_case(i, t, source, base) for i, t in enumerate(data.get("case", [])))
+    if not cases:
+        raise ConfigError(f"{source}: no [[case]] tables: nothing to run")
+    suite = Suite(
+        name=str(run.get("name", Path(source).stem)),
+        source=source,
+        cases=cases,
+        scenario=scenario,
+        seed=int(run.get("seed", 0)),
+        input_sets=int(run.get("input_sets", 1)),
+        backends=tuple(run["backends"]) if run.get("backends") else None,
+        backend_options=MappingProxyType(dict(data.get("backend_options", {}))),
+        policy=_policy(data.get("policy", {}), Policy(), f"{source}: [policy]"),
+        quick_policy=_policy(data.get("quick_policy", {}), QUICK, f"{source}: [quick_policy]"),
+    )
+    for case in suite.cases:  # resolve now: a typo fails before anything runs
+        spec = workloads.get(case.workload)
+        for combo in _sweep(case.params):
+            spec.resolve(combo, owner=f"{source}: workload '{case.workload}'")
+        for key in case.quick:
+            if not spec.accepts(key):
+                spec.param(key)  # raises, naming the known parameters
+    return suite
+
+
+def load(path: str | Path) -> Suite:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+    return parse(data, str(path), base=path.parent)
+
+
+def _sweep(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Cartesian product over list-valued params (a list is a sweep)."""
+    keys = list(params)
+    values = [v if isinstance(v, list) else [v] for v in params.values()]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def expand(
+    suite: Suite,
+    available: Sequence[str],
+    quick: bool = False,
+    scenario: str | None = None,
+    param_overrides: Mapping[str, list[Any]] | None = None,
+) -> list[Planned]:
+    """Every (workload, params, backend) combination, in config order."""
+    planned = []
+    for case in suite.cases:
+        spec = workloads.get(case.workload)
+        params = {**case.params, **(case.quick if quick else {})}
+        for key, values in (param_overrides or {}).items():
+            if spec.accepts(key):
+                params[key] = values if len(values) > 1 else values[0]
+        backends = case.backends or suite.backends or tuple(available)
+        for combo in _sweep(params):
+            resolved = spec.resolve(combo, owner=f"{suite.source}: workload '{spec.name}'")
+            for name in backends:
+                options = suite.backend_options.get(name, {})
+                chosen = scenario or case.scenario or suite.scenario
+                planned.append(Planned(spec, resolved, name, options, chosen))
+    return planned

@@ -1,0 +1,1 @@
+"""Renderers: take records, return rich tables, text or files; no measuring, no printing."""

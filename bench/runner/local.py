@@ -1,0 +1,153 @@
+"""Runs planned cases on local backends: inputs once per workload, check, then time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench import backends as registry
+from bench import workloads
+from bench.backends.base import Case, Prepared
+from bench.config import Planned
+from bench.errors import BenchError, CorrectnessError, UnsupportedCase
+from bench.records import CaseResult
+from bench.runner.clock import Clock, perf_ns, wall_iso
+from bench.runner.measure import Fence, Measurement, Policy, measure
+from bench.stats import summarize, warnings_for
+
+
+@dataclass(frozen=True)
+class Matched:
+    """The inputs and float64 reference every backend of one (workload, params) shares."""
+
+    input_sets: tuple[dict[str, Any], ...]
+    reference: Any
+
+
+def matched_inputs(p: Planned, seed: int, count: int) -> Matched:
+    sets = tuple(workloads.seeded_inputs(p.spec, p.params, seed + i) for i in range(count))
+    return Matched(sets, p.spec.reference(sets[0], p.params))
+
+
+def check(prepared: Prepared, backend: Any, matched: Matched, p: Planned) -> tuple[float, float]:
+    """One untimed call on input set 0, compared with the reference: (error, tolerance)."""
+    out = prepared.run()
+    backend.sync()
+    outputs = workloads.as_outputs(prepared.to_host(out))
+    error = workloads.relative_error(outputs, matched.reference)
+    # The output's own dtype picks the tolerance: it is what a bring-your-own model produces.
+    dtype = str(outputs[0].dtype) if outputs else "float32"
+    tolerance = p.spec.tolerance_for(dtype)
+    if not error <= tolerance:  # NaN never passes
+        raise CorrectnessError(
+            f"output differs from the reference: relative error {error:.3g}"
+            f" exceeds the {dtype} tolerance {tolerance:.1g}"
+        )
+    return error, tolerance
+
+
+def derived(p: Planned, m: Measurement, prepared: Prepared) -> dict[str, Any]:
+    """Statistics and the figures the workload's own model gives (FLOP/s, GB/s, intensity)."""
+    stats = summarize([ns / m.loops / 1e9 for ns in m.sample_ns])
+    flops, moved = p.spec.flops(p.params), p.spec.bytes_moved(p.params)
+    batch = int(p.params.get(p.spec.batch_param, 1)) if p.spec.batch_param else 1
+    t = stats.median_s
+    return {
+        "stats": stats,
+        "flops": flops,
+        "bytes_moved": moved,
+        "batch": batch,
+        "throughput_per_s": batch / t if t > 0 else None,
+        "gflops_per_s": flops / t / 1e9 if flops and t > 0 else None,
+        "gb_per_s": moved / t / 1e9 if moved and t > 0 else None,
+        "intensity_flop_per_byte": flops / moved if flops and moved else None,
+        "warnings": tuple(warnings_for(stats)),
+        "threads": dict(prepared.threads),
+        "details": dict(prepared.details),
+    }
+
+
+def run_case(
+    backend: Any, p: Planned, matched: Matched, policy: Policy, clock: Clock = perf_ns
+) -> CaseResult:
+    """Prepare (untimed), check against the reference, then measure; failures are recorded."""
+    base = {
+        "case_id": p.case_id,
+        "workload": p.spec.name,
+        "params": dict(p.params),
+        "backend": p.backend,
+        "options": dict(backend.options),
+        "scenario": p.scenario,
+        "input_sets": len(matched.input_sets),
+        "started_at": wall_iso(),
+    }
+    case = Case(p.spec, p.params, p.backend, backend.options, p.scenario, matched.input_sets)
+    try:
+        prepared = backend.prepare(case)
+        error, tolerance = check(prepared, backend, matched, p)
+        # Synchronous (CPU) calls need no fence; device calls are fenced per call for latency
+        # and once per sample for throughput, so queued calls overlap as they would in service.
+        fence = None if prepared.synchronous else Fence(backend.sync, p.scenario == "latency")
+        m = measure(prepared.run, fence, policy, clock)
+    except UnsupportedCase as exc:
+        return CaseResult(**base, status="unsupported", reason=str(exc))
+    except BenchError as exc:
+        return CaseResult(**base, status="failed", reason=str(exc))
+    except Exception as exc:  # a backend's own bug or OOM: record it, the run goes on
+        return CaseResult(**base, status="failed", reason=f"{type(exc).__name__}: {exc}")
+    return CaseResult(
+        **base,
+        status="ok",
+        rel_error=error,
+        tolerance=tolerance,
+        loops=m.loops,
+        sample_ns=m.sample_ns,
+        warmup_calls=m.warmup_calls,
+        stopped_by=m.stopped_by,
+        **derived(p, m, prepared),
+    )
+
+
+class LocalSession:
+    """Owns backend instances for a run; yields one CaseResult per planned case."""
+
+    def __init__(self, policy: Policy, seed: int = 0, input_sets: int = 1) -> None:
+        self.policy, self.seed, self.input_sets = policy, seed, input_sets
+        self._backends: dict[tuple[str, str], Any] = {}
+
+    def backend(self, name: str, options: Any) -> Any:
+        key = (name, repr(sorted(dict(options).items())))
+        if key not in self._backends:
+            self._backends[key] = registry.create(name, dict(options))
+        return self._backends[key]
+
+    def run(self, planned: Sequence[Planned]) -> Iterator[CaseResult]:
+        cache_key: Any = None
+        matched: Matched | str = ""
+        for p in planned:
+            key = (p.spec.name, tuple(p.params.items()))
+            if key != cache_key:  # planned cases come grouped: one input set per group
+                cache_key = key
+                try:
+                    matched = matched_inputs(p, self.seed, self.input_sets)
+                except Exception as exc:  # e.g. MemoryError on a huge shape: the run goes on
+                    matched = f"inputs or reference failed: {type(exc).__name__}: {exc}"
+            if isinstance(matched, str):
+                yield CaseResult(
+                    p.case_id,
+                    p.spec.name,
+                    dict(p.params),
+                    p.backend,
+                    dict(p.options),
+                    p.scenario,
+                    "failed",
+                    reason=matched,
+                )
+                continue
+            yield run_case(self.backend(p.backend, p.options), p, matched, self.policy)
+
+    def close(self) -> None:
+        for backend in self._backends.values():
+            backend.close()
+        self._backends.clear()

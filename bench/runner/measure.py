@@ -1,0 +1,138 @@
+"""Warm-up, loop calibration and sampling of one prepared call: the harness's timing core."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bench.runner.clock import Clock, perf_ns
+from bench.stats import median_ci_order, relative_ci_halfwidth
+
+StopReason = Literal["min_time", "target_ci", "max_time", "max_samples"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How long and how often to measure; `target_ci` 0 means stop at min_time."""
+
+    warmup_s: float = 0.2
+    min_warmup_calls: int = 1
+    min_sample_s: float = 2e-4
+    min_samples: int = 10
+    min_time_s: float = 1.0
+    max_samples: int = 100_000
+    max_time_s: float = 20.0
+    target_ci: float = 0.0
+    disable_gc: bool = True
+
+
+QUICK = Policy(warmup_s=0.05, min_samples=5, min_time_s=0.15, max_time_s=3.0)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    sample_ns: tuple[int, ...]
+    loops: int
+    warmup_calls: int
+    warmup_ns: int
+    stopped_by: StopReason
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A device sync: after every call (latency) or once at the end of a sample (throughput)."""
+
+    sync: Callable[[], None]
+    per_call: bool = True
+
+
+def timed_sample(run: Callable[[], Any], fence: Fence | None, loops: int, clock: Clock) -> int:
+    """Nanoseconds for `loops` calls, fenced as `fence` says (None: synchronous calls)."""
+    it = itertools.repeat(None, loops)
+    if fence is None:
+        t0 = clock()
+        for _ in it:
+            run()
+        return clock() - t0
+    sync = fence.sync
+    t0 = clock()
+    if fence.per_call:
+        for _ in it:
+            run()
+            sync()
+    else:
+        for _ in it:
+            run()
+        sync()
+    return clock() - t0
+
+
+def warm_up(
+    run: Callable[[], Any], fence: Fence | None, policy: Policy, clock: Clock
+) -> tuple[int, int]:
+    """Calls until both the minimum count and the time budget are spent: (calls, ns)."""
+    calls, start = 0, clock()
+    budget = int(policy.warmup_s * 1e9)
+    while calls < policy.min_warmup_calls or clock() - start < budget:
+        timed_sample(run, fence, 1, clock)
+        calls += 1
+    return calls, clock() - start
+
+
+def calibrate(run: Callable[[], Any], fence: Fence | None, policy: Policy, clock: Clock) -> int:
+    """Smallest power-of-two loop count whose sample lasts at least min_sample_s."""
+    target = int(policy.min_sample_s * 1e9)
+    loops = 1
+    while loops < 2**30:
+        if timed_sample(run, fence, loops, clock) >= target:
+            return loops
+        loops *= 2
+    return loops
+
+
+def _stop(policy: Policy, samples: list[int], loops: int, elapsed: int) -> StopReason | None:
+    n = len(samples)
+    if n >= policy.max_samples:
+        return "max_samples"
+    if elapsed >= policy.max_time_s * 1e9:
+        return "max_time"
+    if n < policy.min_samples:
+        return None
+    if policy.target_ci > 0:
+        if n % 5 == 0:  # the interval is cheap, but not free: check every fifth sample
+            low, high = median_ci_order(samples)
+            median = sorted(samples)[n // 2]
+            if relative_ci_halfwidth(low, high, median) <= policy.target_ci:
+                return "target_ci"
+        return None
+    return "min_time" if elapsed >= policy.min_time_s * 1e9 else None
+
+
+def measure(
+    run: Callable[[], Any],
+    fence: Fence | None,
+    policy: Policy,
+    clock: Clock = perf_ns,
+) -> Measurement:
+    """Warm up, calibrate loops, then collect samples until the policy says stop."""
+    calls, warm_ns = warm_up(run, fence, policy, clock)
+    loops = calibrate(run, fence, policy, clock)
+    samples: list[int] = []
+    start = clock()
+    gc_was_enabled = gc.isenabled()
+    try:
+        while True:
+            if policy.disable_gc:
+                gc.disable()  # as timeit does: a collection inside one sample is not the call's cost
+            samples.append(timed_sample(run, fence, loops, clock))
+            if gc_was_enabled:
+                gc.enable()
+            reason = _stop(policy, samples, loops, clock() - start)
+            if reason is not None:
+                return Measurement(tuple(samples), loops, calls, warm_ns, reason)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
