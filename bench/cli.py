@@ -43,7 +43,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except BenchError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(EXIT_USAGE)
 
     return wrapper
@@ -142,7 +142,7 @@ def backends_cmd(as_json: bool) -> None:
         table.add_column(col)
     for r in rows:
         mark = "[green]✓[/]" if r["available"] else "[red]✗[/]"
-        table.add_row(mark, r["name"], "local" if r["local"] else "remote", r["reason"])
+        table.add_row(mark, r["name"], "local" if r["local"] else "remote", escape(r["reason"]))
     console.print(table)
 
 

@@ -9,6 +9,8 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from bench import workloads
+from bench.errors import BenchError
 from bench.records import CaseResult, RunRecord
 
 _STATUS_STYLE = {"ok": "green", "failed": "bold red", "unsupported": "yellow"}
@@ -31,8 +33,22 @@ def fmt_num(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if value < 1000 else f"{value:,.0f}"
 
 
-def short_params(params: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in params.items() if v not in ("", None))
+def short_params(params: Mapping[str, Any], workload: str = "") -> str:
+    """The params a reader needs: a matching preset's name, then values off the defaults."""
+    shown = {k: v for k, v in params.items() if v not in ("", None)}
+    try:
+        spec = workloads.get(workload)
+    except BenchError:  # not a local array workload (e.g. a remote one): show everything
+        return " ".join(f"{k}={v}" for k, v in shown.items())
+    base = {p.name: p.default for p in spec.params}
+    head = []
+    for name, preset in spec.presets.items():
+        if all(shown.get(k) == v for k, v in preset.items()):
+            base.update(preset)
+            head = [f"preset={name}"]
+            break
+    rest = [f"{k}={v}" for k, v in shown.items() if k == "dtype" or base.get(k) != v]
+    return " ".join(head + rest)
 
 
 def rate(case: CaseResult) -> str:
@@ -61,7 +77,7 @@ def results_table(record: RunRecord, title: str | None = None) -> Table:
         table.add_row(
             str(i),
             c.workload,
-            escape(short_params(c.params)),
+            escape(short_params(c.params, c.workload)),
             c.backend,
             fmt_time(s.median_s if s else None),
             fmt_time(s.p99_s if s else None),
@@ -74,13 +90,12 @@ def results_table(record: RunRecord, title: str | None = None) -> Table:
 
 
 def warnings_of(record: RunRecord) -> list[str]:
-    """One line per kind of caution, naming the cases it applies to (not one line per case)."""
-    by_advice: dict[str, list[str]] = defaultdict(list)
+    """One line per kind of caution, naming the case numbers it applies to."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
     for i, c in enumerate(record.cases, 1):
         for w in c.warnings:
-            finding, _, advice = w.partition(": ")
-            by_advice[advice].append(f"#{i} {c.workload}@{c.backend} ({finding})")
-    return [f"{advice}: {', '.join(cases)}" for advice, cases in by_advice.items()]
+            by_kind[w.partition(": ")[2]].append(f"#{i}")  # the advice part is the same per kind
+    return [f"{kind} — {' '.join(cases)}" for kind, cases in by_kind.items()]
 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
