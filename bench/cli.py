@@ -258,6 +258,7 @@ def backend_options(
 @click.option("--backend-opt", "bopts", multiple=True, help="[backend.]key=value backend option.")
 @click.option("--scenario", type=click.Choice(configmod.SCENARIOS), help="Override the scenario.")
 @click.option("--quick", is_flag=True, help="Smaller sizes and shorter timing (about 30 s).")
+@click.option("--input-sets", type=int, help="Rotate N input sets between calls (cold caches).")
 @click.option(
     "--target-ci",
     type=float,
@@ -280,6 +281,7 @@ def run_cmd(
     bopts: tuple[str, ...],
     scenario: str | None,
     quick: bool,
+    input_sets: int | None,
     target_ci: float | None,
     out_dir: Path,
 ) -> None:
@@ -288,7 +290,11 @@ def run_cmd(
     suite = build_suite(configs, workload, param_map)
     chosen = choose_backends(backends, suite)
     opts = {**suite.backend_options, **backend_options(parse_pairs(bopts, "--backend-opt"), chosen)}
-    suite = configmod.Suite(**{**suite.__dict__, "backend_options": opts})
+    if input_sets is not None and input_sets < 1:
+        raise ConfigError(f"--input-sets {input_sets}: must be at least 1")
+    suite = dataclasses.replace(
+        suite, backend_options=opts, input_sets=input_sets or suite.input_sets
+    )
     planned = configmod.expand(suite, chosen, quick, scenario, param_map)
     policy = suite.quick_policy if quick else suite.policy
     if target_ci is not None:
@@ -356,8 +362,11 @@ def execute(
     except KeyboardInterrupt:
         record = record.finish(wall_iso(), "interrupted")
         store.save(record, path)
+        if record.cases:
+            print_run(record, path)
         err_console.print(
-            f"[yellow]interrupted:[/] {len(record.cases)} finished case(s) kept in {path}"
+            f"[yellow]interrupted:[/] {len(record.cases)} finished case(s) kept in {path}",
+            highlight=False,
         )
         sys.exit(EXIT_INTERRUPTED)
     finally:
