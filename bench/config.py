@@ -77,6 +77,12 @@ def _policy(table: Mapping[str, Any], base: Policy, where: str) -> Policy:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f'{where} must be a list of names, e.g. ["numpy"], got {value!r}')
+    return tuple(value)
+
+
 def _rebase(params: Mapping[str, Any], spec: workloads.WorkloadSpec, base: Path) -> dict[str, Any]:
     """Path-valued params in a config file are relative to that file's folder."""
     out = dict(params)
@@ -94,6 +100,9 @@ def _case(i: int, table: Any, where: str, base: Path | None = None) -> CaseSpec:
             f"{here}: every [[case]] needs a 'workload' (known: {', '.join(workloads.KERNELS)})"
         )
     _unknown(table, _CASE_KEYS, here)
+    if table["workload"] not in workloads.KERNELS:
+        known = ", ".join(workloads.KERNELS)
+        raise ConfigError(f"{here}: unknown workload '{table['workload']}' (known: {known})")
     backends = table.get("backends")
     scenario = table.get("scenario")
     if scenario is not None and scenario not in SCENARIOS:
@@ -106,7 +115,7 @@ def _case(i: int, table: Any, where: str, base: Path | None = None) -> CaseSpec:
         workload=str(table["workload"]),
         params=MappingProxyType(params),
         quick=MappingProxyType(quick),
-        backends=tuple(backends) if backends is not None else None,
+        backends=_names(backends, f"{here}: backends") if backends is not None else None,
         scenario=scenario,
     )
 
@@ -131,7 +140,9 @@ def parse(data: Mapping[str, Any], source: str, base: Path | None = None) -> Sui
         scenario=scenario,
         seed=int(run.get("seed", 0)),
         input_sets=int(run.get("input_sets", 1)),
-        backends=tuple(run["backends"]) if run.get("backends") else None,
+        backends=_names(run["backends"], f"{source}: [run] backends")
+        if run.get("backends")
+        else None,
         backend_options=MappingProxyType(dict(data.get("backend_options", {}))),
         policy=_policy(data.get("policy", {}), Policy(), f"{source}: [policy]"),
         quick_policy=_policy(data.get("quick_policy", {}), QUICK, f"{source}: [quick_policy]"),
@@ -142,7 +153,7 @@ def parse(data: Mapping[str, Any], source: str, base: Path | None = None) -> Sui
             spec.resolve(combo, owner=f"{source}: workload '{case.workload}'")
         for key in case.quick:
             if not spec.accepts(key):
-                spec.param(key)  # raises, naming the known parameters
+                spec.param(key, f"{source}: workload '{case.workload}'")  # raises, naming the known
     return suite
 
 
@@ -172,8 +183,9 @@ def expand(
     quick: bool = False,
     scenario: str | None = None,
     param_overrides: Mapping[str, list[Any]] | None = None,
+    only: Sequence[str] | None = None,
 ) -> list[Planned]:
-    """Every (workload, params, backend) combination, in config order."""
+    """Every (workload, params, backend) combination, in config order; `only` (-b) beats all."""
     planned = []
     for case in suite.cases:
         spec = workloads.get(case.workload)
@@ -181,7 +193,7 @@ def expand(
         for key, values in (param_overrides or {}).items():
             if spec.accepts(key):
                 params[key] = values if len(values) > 1 else values[0]
-        backends = case.backends or suite.backends or tuple(available)
+        backends = tuple(only or ()) or case.backends or suite.backends or tuple(available)
         for combo in _sweep(params):
             resolved = spec.resolve(combo, owner=f"{suite.source}: workload '{spec.name}'")
             for name in backends:

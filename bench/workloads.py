@@ -82,12 +82,13 @@ class WorkloadSpec:
     def accepts(self, key: str) -> bool:
         return any(p.name == key for p in self.params) or (key == "preset" and bool(self.presets))
 
-    def param(self, name: str) -> Param:
+    def param(self, name: str, owner: str = "") -> Param:
         for p in self.params:
             if p.name == name:
                 return p
         known = ", ".join(p.name for p in self.params)
-        raise ConfigError(f"workload '{self.name}' has unknown parameter '{name}' (known: {known})")
+        owner = owner or f"workload '{self.name}'"
+        raise ConfigError(f"{owner} has unknown parameter '{name}' (known: {known})")
 
     def resolve(self, overrides: Mapping[str, Any] | None = None, owner: str = "") -> Params:
         """Defaults, then a `preset`, then overrides; typed, validated and frozen."""
@@ -101,7 +102,7 @@ class WorkloadSpec:
                 raise ConfigError(f"{owner}: unknown preset '{preset}' (known: {known})")
             values.update(self.presets[preset])
         for key, value in overrides.items():
-            values[key] = self.param(key).coerce(value, owner)
+            values[key] = self.param(key, owner).coerce(value, owner)
         resolved = {p.name: p.coerce(values[p.name], owner) for p in self.params}
         if self.check is not None:
             try:

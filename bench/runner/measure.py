@@ -27,6 +27,7 @@ class Policy:
     max_time_s: float = 20.0
     target_ci: float = 0.0
     disable_gc: bool = True
+    loops: int = 0  # fixed calls per sample (0: calibrate); A/B gates need equal loops
 
 
 QUICK = Policy(warmup_s=0.05, min_samples=5, min_time_s=0.15, max_time_s=3.0)
@@ -119,7 +120,7 @@ def measure(
 ) -> Measurement:
     """Warm up, calibrate loops, then collect samples until the policy says stop."""
     calls, warm_ns = warm_up(run, fence, policy, clock)
-    loops = calibrate(run, fence, policy, clock)
+    loops = policy.loops or calibrate(run, fence, policy, clock)
     samples: list[int] = []
     start = clock()
     gc_was_enabled = gc.isenabled()
