@@ -120,6 +120,7 @@ KERNELS: Mapping[str, str] = MappingProxyType(
     {
         "gemm": "kernels.gemm",
         "triad": "kernels.triad",
+        "copy": "kernels.copy",
         "softmax": "kernels.softmax",
         "layernorm": "kernels.layernorm",
         "attention": "kernels.attention",

@@ -1,0 +1,672 @@
+"""Holds every registered claim and figure against the evidence: one verdict row each."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench import geo
+from bench.ceilings import (
+    Ceiling,
+    bound_of,
+    device_label,
+    fraction_of_ceiling,
+    is_calibration,
+    machine_peak,
+)
+from bench.claims import (
+    PRECISION_OF_DTYPE,
+    Entry,
+    Registry,
+    Verdict,
+    VerdictPolicy,
+    datasheet_ceilings,
+    ratio,
+    verdict_for,
+)
+from bench.evidence import Evidence, RemoteObservation, reproduce_command, same_model
+from bench.projections import (
+    Capacity,
+    CapacityAssumptions,
+    DecoderProjection,
+    DeviceFigures,
+    Equivalence,
+    capacity,
+    equivalence,
+    project_decoder,
+)
+from bench.records import CaseResult, RunRecord
+
+COMMANDS = {
+    "groq": "GROQ_API_KEY=... accelbench run configs/groq.toml",
+    "cerebras": "CEREBRAS_API_KEY=... accelbench run configs/cerebras.toml",
+    "decoder": "accelbench run configs/decoder-llama.toml",
+    "calibrate": "accelbench calibrate",
+}
+ROUTE_FACTORS = (1.0, 1.5, 2.0)
+CURVE_MS = tuple(range(10, 210, 10))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the claims table."""
+
+    id: str
+    kind: str
+    source: str
+    date: str
+    claim: str
+    claimed: str
+    measured: str
+    ratio: float | None
+    verdict: Verdict
+    evidence: str
+    command: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """Everything the verdicts rest on that no source states; the report prints it all."""
+
+    site: str = "Riyadh"
+    budget: geo.LatencyBudget = geo.LatencyBudget(100.0, True, geo.FIBRE_KM_PER_MS, 1.5)
+    capacity: CapacityAssumptions = CapacityAssumptions()
+
+    def lines(self) -> list[tuple[str, str]]:
+        b, c = self.budget, self.capacity
+        return [
+            ("reach site", self.site),
+            ("reach budget", f"{b.budget_ms:g} ms, {'round trip' if b.round_trip else 'one way'}"),
+            ("fibre speed", f"{b.fibre_km_per_ms:g} km/ms (registry 'fibre-propagation')"),
+            ("route factor", f"{b.route_factor:g} x the great-circle distance"),
+            ("capacity model", f"{c.model}, {c.bytes_per_param:g} bytes per parameter"),
+            ("utilization", f"{c.utilization:g} of peak FLOP/s (1 = an upper bound)"),
+            ("user speed", f"{c.user_tokens_per_s:g} tokens/s per concurrent user"),
+            ("Grenoble GPU", f"{c.gpu_device} (the article does not name the model)"),
+            ("Cerebras systems", f"{c.cerebras_systems} (the article gives no count)"),
+        ]
+
+
+@dataclass(frozen=True)
+class Context:
+    reg: Registry
+    evidence: Evidence
+    gazetteer: geo.Gazetteer | None
+    assumptions: Assumptions
+
+    @property
+    def policy(self) -> VerdictPolicy:
+        return self.reg.policy
+
+
+# --- rows ---
+
+
+def _describe_figure(f: Entry) -> str:
+    bits = [f.device, f.metric.replace("_", " "), f.precision, f.sparsity, f.model, f.note]
+    return " ".join(b for b in bits if b)
+
+
+def make_row(e: Entry, verdict: Verdict, **changes: Any) -> Row:
+    """A row for `e`; `changes` fill measured, ratio, evidence, command or note."""
+    claim = e.quote_en if e.kind == "claim" else _describe_figure(e)
+    note = e.reason if verdict == "not measurable" else ""
+    row = Row(e.id, e.kind, e.source, e.date, claim, e.stated(), "-", None, verdict, "", "", note)
+    return dataclasses.replace(row, **changes)
+
+
+def judged(
+    e: Entry, claimed_si: float, measured_si: float, policy: VerdictPolicy, **changes: Any
+) -> Row:
+    r = ratio(claimed_si, measured_si, e.metric)
+    return make_row(e, verdict_for(r, policy), ratio=r, **changes)
+
+
+def _not_measurable(e: Entry, ctx: Context) -> Row:
+    return make_row(e, "not measurable", note=e.reason)
+
+
+# --- reach ---
+
+
+def server_times(evidence: Evidence) -> list[tuple[float, str]]:
+    """Every server-side time (ms) the runs offer, with its origin, single-stream runs first.
+
+    A vendor's own queue + prompt time is a server time; a synthetic endpoint's is what its
+    script says; a Groq client TTFT also holds this machine's network path (an upper bound).
+    """
+    out: dict[str, tuple[float, str]] = {}
+    for o in sorted(evidence.remote, key=lambda o: o.concurrency):
+        if o.server_ttft_s is not None:
+            out.setdefault(
+                f"{o.vendor}-server",
+                (o.server_ttft_s * 1e3, f"{o.vendor} server-side time, run {o.run_id}"),
+            )
+        elif o.ttft_s is not None and o.vendor in ("groq", "synthetic"):
+            why = (
+                "loopback TTFT" if o.vendor == "synthetic" else "Groq client TTFT, network included"
+            )
+            out.setdefault(f"{o.vendor}-ttft", (o.ttft_s * 1e3, f"{why}, run {o.run_id}"))
+    return list(out.values())
+
+
+def verdict_server_time(evidence: Evidence) -> tuple[float, str]:
+    """The server time the Groq verdict subtracts: Groq's own, or none (physics only)."""
+    for ms, origin in server_times(evidence):
+        if origin.startswith("groq server-side"):
+            return ms, origin
+    return 0.0, "physics only: no Groq run reported its server-side time"
+
+
+def reach_budget(e: Entry | None, ctx: Context) -> tuple[geo.LatencyBudget, str]:
+    budget = ctx.assumptions.budget
+    if e is not None and isinstance(e.conditions.get("latency_ms"), int | float):
+        budget = dataclasses.replace(budget, budget_ms=float(e.conditions["latency_ms"]))
+    ms, origin = verdict_server_time(ctx.evidence)
+    return dataclasses.replace(budget, server_ms=ms), origin
+
+
+def fibre_km_per_ms(reg: Registry) -> float:
+    """The registry's fibre propagation speed in km/ms (200,000 km/s -> 200 km/ms)."""
+    speed = reg.figure("fibre-propagation").si()
+    return speed / 1e6 if speed else geo.FIBRE_KM_PER_MS
+
+
+def reach_command(site: str, b: geo.LatencyBudget) -> str:
+    way = "--round-trip" if b.round_trip else "--one-way"
+    return (
+        f"accelbench reach --site {site.lower()} --budget-ms {b.budget_ms:g} {way}"
+        f" --route-factor {b.route_factor:g}"
+    )
+
+
+def _reach_row(e: Entry, ctx: Context) -> Row:
+    budget, origin = reach_budget(e, ctx)
+    command = reach_command(ctx.assumptions.site, budget)
+    if ctx.gazetteer is None or e.value is None:
+        return make_row(e, "not yet measured", command=command, note="no gazetteer loaded")
+    site = geo.find_place(ctx.gazetteer, ctx.assumptions.site)
+    r = geo.reach(ctx.gazetteer, site, budget)
+    way = "round trip" if budget.round_trip else "one way"
+    evidence = (
+        f"derived: {ctx.gazetteer.source}; {way}, route factor {budget.route_factor:g},"
+        f" fibre {budget.fibre_km_per_ms:g} km/ms, server {budget.server_ms:g} ms ({origin})"
+    )
+    measured = f"{r.population / 1e9:.2f} billion within {r.radius_km:,.0f} km"
+    others = [s for s in server_times(ctx.evidence) if s[1] != origin]
+    note = "; ".join(
+        f"with {ms:.3g} ms server time ({why}): {_reach_people(ctx, site, budget, ms)}"
+        for ms, why in others
+    )
+    return judged(
+        e,
+        e.value,
+        r.population,
+        ctx.policy,
+        measured=measured,
+        evidence=evidence,
+        command=command,
+        note=note,
+    )
+
+
+def _reach_people(ctx: Context, site: geo.City, budget: geo.LatencyBudget, server_ms: float) -> str:
+    assert ctx.gazetteer is not None
+    b = dataclasses.replace(budget, server_ms=server_ms)
+    return f"{geo.reach(ctx.gazetteer, site, b).population / 1e9:.2f} billion"
+
+
+# --- remote speed ---
+
+
+def observations_for(f: Entry, vendor: str, evidence: Evidence) -> list[RemoteObservation]:
+    """Single-stream observations of the figure's model on the vendor's endpoint."""
+    return [
+        o
+        for o in evidence.remote
+        if o.vendor == vendor and same_model(o.model, f.model) and o.concurrency <= 1
+    ]
+
+
+def _observed(f: Entry, o: RemoteObservation) -> float | None:
+    return o.ttft_s if f.metric == "ttft" else o.output_tokens_per_s
+
+
+def _remote_row(e: Entry, ctx: Context) -> Row:
+    """The claim against each compared figure a run measured; the weakest ratio decides."""
+    figures = [ctx.reg.figure(i) for i in e.compare_to] or [e]
+    vendor = e.vendor
+    judged_rows = []
+    for f in figures:
+        for o in observations_for(f, f.vendor or vendor, ctx.evidence):
+            value = _observed(f, o)
+            if value is not None and f.value is not None:
+                measured = f"{value:,.3g} {f.unit} ({o.model}, vs {f.id})"
+                evidence = f"run {o.run_id}, case {o.case_id}"
+                judged_rows.append(
+                    judged(
+                        e,
+                        f.si() or 0.0,
+                        value,
+                        ctx.policy,
+                        measured=measured,
+                        evidence=evidence,
+                        command=o.command,
+                    )
+                )
+    if judged_rows:
+        return min(judged_rows, key=lambda r: r.ratio if r.ratio is not None else 0.0)
+    models = ", ".join(f.model for f in figures if f.model)
+    return make_row(
+        e,
+        "not yet measured",
+        command=COMMANDS.get(vendor, "accelbench run <remote config>"),
+        note=f"needs a {vendor} run with TTFT and output speed for {models or 'the model'}",
+    )
+
+
+# --- datasheet ceilings ---
+
+
+def _matching_ceilings(f: Entry, ctx: Context) -> list[Ceiling]:
+    found = []
+    for c in ctx.evidence.ceilings:
+        device = ctx.reg.match_device(c.device)
+        if device is None or device.id != f.device:
+            continue
+        memory = f.metric == "memory_bandwidth" and c.kind == "memory"
+        matrix = c.kind == "matrix" and PRECISION_OF_DTYPE.get(c.dtype) == f.precision
+        if memory or matrix:
+            found.append(c)
+    return found
+
+
+def _ceiling_row(f: Entry, ctx: Context) -> Row:
+    found = _matching_ceilings(f, ctx)
+    if not found or f.value is None:
+        here = sorted({c.device for c in ctx.evidence.ceilings}) or ["no calibration given"]
+        name = ctx.reg.device(f.device).name
+        return make_row(
+            f,
+            "not yet measured",
+            command=f"{COMMANDS['calibrate']} (on a {name})",
+            note=f"calibrated here: {', '.join(here)}",
+        )
+    best = max(found, key=lambda c: c.per_s)
+    measured = f"{best.per_s / (f.si() or 1) * f.value:,.4g} {f.unit} ({best.backend} {best.dtype})"
+    evidence = f"run {best.origin}, case {best.case_id}"
+    return judged(
+        f,
+        f.si() or 0.0,
+        best.per_s,
+        ctx.policy,
+        measured=measured,
+        evidence=evidence,
+        command=COMMANDS["calibrate"],
+    )
+
+
+# --- capacity ---
+
+
+def _published_speed(
+    reg: Registry, device_id: str, model: str, ev: Evidence, vendor: str
+) -> tuple[float | None, str]:
+    measured = [
+        o
+        for o in ev.remote
+        if o.vendor == vendor
+        and same_model(o.model, model)
+        and o.output_tokens_per_s
+        and o.concurrency <= 1
+    ]
+    if measured:
+        o = measured[0]
+        return o.output_tokens_per_s, f"measured {o.model} (run {o.run_id})"
+    for f in reg.figures_of(device_id, "output_speed"):
+        if same_model(f.model, model):
+            return f.si(), f"published {f.id}"
+    return None, ""
+
+
+def _first_si(
+    reg: Registry, device_id: str, metric: str, precisions: Sequence[str] = ()
+) -> tuple[float | None, str]:
+    for f in reg.figures_of(device_id, metric):
+        if f.sparsity != "sparse" and (not precisions or f.precision in precisions):
+            return f.si(), f.id
+    return None, ""
+
+
+VENDOR_OF_DEVICE = {"groq-lpu": "groq", "cerebras-wse-3": "cerebras"}
+
+
+def device_figures(reg: Registry, device_id: str, model: str, ev: Evidence) -> DeviceFigures:
+    """A device's 16-bit dense peak, memory, bandwidth and per-stream speed for `model`."""
+    peak_flops, peak_id = _first_si(reg, device_id, "matrix_throughput", ("bf16/fp16", "fp16"))
+    memory, memory_id = _first_si(reg, device_id, "memory_capacity")
+    bandwidth, bandwidth_id = _first_si(reg, device_id, "memory_bandwidth")
+    vendor = VENDOR_OF_DEVICE.get(device_id, "")
+    speed, speed_origin = _published_speed(reg, device_id, model, ev, vendor)
+    return DeviceFigures(
+        name=reg.device(device_id).name,
+        peak_flops=peak_flops or 0.0,
+        peak_origin=peak_id,
+        memory_bytes=memory,
+        memory_origin=memory_id,
+        bandwidth_per_s=bandwidth,
+        bandwidth_origin=bandwidth_id,
+        stream_tokens_per_s=speed,
+        stream_origin=speed_origin,
+    )
+
+
+def fleets(ctx: Context) -> list[tuple[str, int, str]]:
+    """(claim id, device count, device id) for each fleet the articles describe."""
+    a = ctx.assumptions.capacity
+    out = []
+    for e in ctx.reg.claims:
+        if e.test == "capacity" and e.value is not None:
+            out.append((e.id, int(e.value), e.device or a.gpu_device))
+        elif e.device == "cerebras-wse-3":
+            out.append((e.id, a.cerebras_systems, e.device))
+    return out
+
+
+def capacities(ctx: Context) -> list[Capacity]:
+    a = ctx.assumptions.capacity
+    return [
+        capacity(label, count, device_figures(ctx.reg, dev, a.model, ctx.evidence), a)
+        for label, count, dev in fleets(ctx)
+    ]
+
+
+def _capacity_row(e: Entry, ctx: Context) -> Row:
+    found = [c for c in capacities(ctx) if c.label == e.id]
+    if not found:
+        return make_row(e, "not measurable", note=e.reason)
+    c = found[0]
+    floor = (
+        f"; >= {c.floor_tokens_per_s:,.0f} tokens/s batch-1 floor" if c.floor_tokens_per_s else ""
+    )
+    measured = f"derived: <= {c.compute_tokens_per_s:,.0f} tokens/s compute ceiling{floor} ({c.assumptions.model})"
+    evidence = f"{c.count:,} x {c.device.name}: {c.device.peak_origin}, {c.device.memory_origin}, {c.device.stream_origin or c.device.bandwidth_origin}"
+    return make_row(e, "not measurable", measured=measured, evidence=evidence, note=e.reason)
+
+
+def _best(ceilings: Sequence[Ceiling], kind: str) -> Ceiling | None:
+    return max((x for x in ceilings if x.kind == kind), key=lambda x: x.per_s, default=None)
+
+
+def equivalences(
+    c: Capacity, ev: Evidence, projections: Sequence[DecoderProjection]
+) -> list[Equivalence]:
+    """The fleet as a count of the measured device: on GEMM peak, memory peak, decoding."""
+    out = []
+    m, b = _best(ev.ceilings, "matrix"), _best(ev.ceilings, "memory")
+    if m and c.aggregate_flops:
+        label = f"{m.backend} {m.dtype} GEMM on {m.device}"
+        out.append(equivalence("gemm peak", "FLOP/s", c.aggregate_flops, m.per_s, label))
+    if b and c.device.bandwidth_per_s:
+        label = f"{b.backend} {b.workload} on {b.device}"
+        fleet = c.count * c.device.bandwidth_per_s
+        out.append(equivalence("memory bandwidth", "B/s", fleet, b.per_s, label))
+    for p in projections:
+        if p.timing.model == c.assumptions.model and c.floor_tokens_per_s:
+            t = p.timing
+            label = f"{t.backend} {t.dtype} decoder on {t.device}, single stream"
+            floor = c.floor_tokens_per_s
+            out.append(
+                equivalence("decoder, batch-1 floor", "tokens/s", floor, p.tokens_per_s, label)
+            )
+    return out
+
+
+# --- decoder projections ---
+
+
+def _bandwidth_for(backend: str, run_id: str, ev: Evidence) -> tuple[float | None, str]:
+    """The calibrated memory ceiling of `backend`'s device, else the run's best copy/triad case."""
+    cal = machine_peak(ev.ceilings, backend, "memory")
+    if cal is not None:
+        return cal.per_s, f"calibrated {cal.workload}, run {cal.origin}"
+    for record in ev.runs:
+        if record.run_id != run_id:
+            continue
+        rates = [
+            c.gb_per_s
+            for c in record.cases
+            if c.backend == backend and c.workload in ("copy", "triad") and c.gb_per_s
+        ]
+        if rates:
+            return max(
+                rates
+            ) * 1e9, f"this run's triad/copy (not a calibrated ceiling), run {run_id}"
+    return None, "no bandwidth measured: run accelbench calibrate"
+
+
+def decoder_projections(ev: Evidence) -> list[DecoderProjection]:
+    out = []
+    for t in ev.layers:
+        bw, origin = _bandwidth_for(t.backend, t.run_id, ev)
+        out.append(project_decoder(t, bw, origin))
+    return out
+
+
+def published_speeds(reg: Registry, model: str) -> list[Entry]:
+    """Vendors' published single-stream output speeds for the same model size."""
+    return [f for f in reg.figures if f.metric == "output_speed" and same_model(f.model, model)]
+
+
+# --- fractions of ceilings for ordinary runs ---
+
+
+@dataclass(frozen=True)
+class Fraction:
+    run_id: str
+    case_id: str
+    rate: str
+    bound: str
+    of_measured: float | None
+    of_datasheet: float | None
+    datasheet_device: str
+
+
+def _rate(case: CaseResult) -> str:
+    # FLOP/s where the workload does real arithmetic per byte, GB/s otherwise (as run tables do)
+    if case.gflops_per_s and (case.intensity_flop_per_byte or 0) >= 1:
+        return f"{case.gflops_per_s:,.4g} GFLOP/s"
+    return f"{case.gb_per_s:,.4g} GB/s" if case.gb_per_s else f"{case.gflops_per_s:,.4g} GFLOP/s"
+
+
+def case_fraction(
+    reg: Registry, record: RunRecord, case: CaseResult, ceilings: Sequence[Ceiling]
+) -> Fraction:
+    """One case against the measured ceilings and, on a datasheet device, the vendor's."""
+    device = reg.match_device(device_label(record, case.backend))
+    sheet = datasheet_ceilings(reg, device.id, case.backend) if device else []
+    return Fraction(
+        record.run_id,
+        case.case_id,
+        _rate(case),
+        bound_of(case, ceilings),
+        fraction_of_ceiling(case, ceilings),
+        fraction_of_ceiling(case, sheet) if sheet else None,
+        device.name if device else "",
+    )
+
+
+def case_fractions(
+    reg: Registry, runs: Sequence[RunRecord], ceilings: Sequence[Ceiling]
+) -> list[Fraction]:
+    """Every ok case with a rate, from every run that is not itself a calibration."""
+    return [
+        case_fraction(reg, record, case, ceilings)
+        for record in runs
+        if not is_calibration(record)
+        for case in record.cases
+        if case.status == "ok" and (case.gflops_per_s or case.gb_per_s)
+    ]
+
+
+@dataclass(frozen=True)
+class CeilingCheck:
+    """A measured ceiling beside the datasheet figure of the device it ran on, if any."""
+
+    ceiling: Ceiling
+    figure_id: str
+    of_datasheet: float | None
+
+
+def ceiling_checks(reg: Registry, ceilings: Sequence[Ceiling]) -> list[CeilingCheck]:
+    out = []
+    for c in ceilings:
+        device = reg.match_device(c.device)
+        sheet = datasheet_ceilings(reg, device.id, c.backend) if device else []
+        match = [
+            s for s in sheet if s.kind == c.kind and (c.kind == "memory" or s.dtype == c.dtype)
+        ]
+        if match:
+            out.append(CeilingCheck(c, match[0].origin, c.per_s / match[0].per_s))
+        else:
+            out.append(CeilingCheck(c, "", None))
+    return out
+
+
+# --- the whole report ---
+
+
+@dataclass(frozen=True)
+class ReachCase:
+    budget: geo.LatencyBudget
+    reach: geo.Reach
+    verdict: Verdict
+    ratio: float
+    server_origin: str = ""  # where budget.server_ms came from, when a run measured it
+
+
+@dataclass(frozen=True)
+class ReachStudy:
+    """The reach claim under each combination of assumptions, a curve and the budget needed."""
+
+    claimed: float
+    cases: tuple[ReachCase, ...]
+    curve: tuple[geo.Reach, ...]
+    needed_ms: float | None
+    note: str
+
+
+@dataclass(frozen=True)
+class ClaimsReport:
+    rows: tuple[Row, ...]
+    policy: VerdictPolicy
+    assumptions: tuple[tuple[str, str], ...]
+    runs: tuple[tuple[str, str], ...]  # (run id, command)
+    reach: ReachStudy | None = None
+    capacities: tuple[Capacity, ...] = ()
+    equivalences: tuple[tuple[str, Equivalence], ...] = ()
+    decoder: tuple[DecoderProjection, ...] = ()
+    published: tuple[tuple[str, tuple[Entry, ...]], ...] = ()
+    ceilings: tuple[CeilingCheck, ...] = ()
+    fractions: tuple[Fraction, ...] = ()
+
+
+EVALUATORS: dict[str, Callable[[Entry, Context], Row]] = {
+    "none": _not_measurable,
+    "reach": _reach_row,
+    "capacity": _capacity_row,
+    "remote_speed": _remote_row,
+    "ceiling": _ceiling_row,
+}
+
+
+def rows(ctx: Context) -> list[Row]:
+    return [EVALUATORS[e.test](e, ctx) for e in (*ctx.reg.claims, *ctx.reg.figures)]
+
+
+COMBINATIONS = tuple((way, factor) for way in (True, False) for factor in ROUTE_FACTORS)
+
+
+def gazetteer_note(g: geo.Gazetteer) -> str:
+    return (
+        f"{g.source}: {len(g.names):,} places; {g.world_population / 1e9:.3f} billion people in"
+        f" the country totals, {g.unplaced_population / 1e6:.1f} million of them in countries"
+        f" with no listed place; method: {g.method}"
+    )
+
+
+def reach_study(
+    g: geo.Gazetteer,
+    site: geo.City,
+    base: geo.LatencyBudget,
+    claimed: float,
+    policy: VerdictPolicy,
+    combinations: Sequence[tuple[bool, float]] = COMBINATIONS,
+    servers: Sequence[tuple[float, str]] = (),
+) -> ReachStudy:
+    """`claimed` people within the budget for each (round trip?, route factor), for `base`'s
+    server time and then each other measured server time; the curve follows `base`."""
+    cases = []
+    for server_ms, origin in [(base.server_ms, ""), *servers]:
+        for round_trip, factor in combinations:
+            b = dataclasses.replace(
+                base, round_trip=round_trip, route_factor=factor, server_ms=server_ms
+            )
+            r = geo.reach(g, site, b)
+            q = ratio(claimed, r.population, "population_within_latency")
+            cases.append(ReachCase(b, r, verdict_for(q, policy), q, origin))
+    return ReachStudy(
+        claimed=claimed,
+        cases=tuple(cases),
+        curve=tuple(geo.reach_curve(g, site, base, CURVE_MS)),
+        needed_ms=geo.budget_for_population(g, site, base, claimed),
+        note=gazetteer_note(g),
+    )
+
+
+def _reach_claim(ctx: Context) -> Entry | None:
+    return next((e for e in ctx.reg.claims if e.test == "reach"), None)
+
+
+def claims_reach(ctx: Context) -> ReachStudy | None:
+    claim = _reach_claim(ctx)
+    if ctx.gazetteer is None or claim is None or claim.value is None:
+        return None
+    budget, origin = reach_budget(claim, ctx)
+    site = geo.find_place(ctx.gazetteer, ctx.assumptions.site)
+    others = [s for s in server_times(ctx.evidence) if s[1] != origin]
+    study = reach_study(ctx.gazetteer, site, budget, claim.value, ctx.policy, servers=others)
+    note = f"{study.note}. Verdict server time: {budget.server_ms:g} ms ({origin})"
+    return dataclasses.replace(study, note=note)
+
+
+def build(
+    reg: Registry,
+    evidence: Evidence,
+    gazetteer: geo.Gazetteer | None,
+    assumptions: Assumptions = Assumptions(),
+) -> ClaimsReport:
+    """Every verdict row and every projection behind them, ready for a renderer."""
+    ctx = Context(reg, evidence, gazetteer, assumptions)
+    caps = capacities(ctx)
+    projections = decoder_projections(evidence)
+    return ClaimsReport(
+        rows=tuple(rows(ctx)),
+        policy=reg.policy,
+        assumptions=tuple(assumptions.lines()),
+        runs=tuple((r.run_id, reproduce_command(r)) for r in evidence.runs),
+        capacities=tuple(caps),
+        equivalences=tuple(
+            (c.label, q) for c in caps for q in equivalences(c, evidence, projections)
+        ),
+        decoder=tuple(projections),
+        published=tuple(
+            (p.timing.model, tuple(published_speeds(reg, p.timing.model))) for p in projections
+        ),
+        ceilings=tuple(ceiling_checks(reg, evidence.ceilings)),
+        fractions=tuple(case_fractions(reg, evidence.runs, evidence.ceilings)),
+        reach=claims_reach(ctx),
+    )

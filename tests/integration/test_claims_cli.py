@@ -1,0 +1,214 @@
+"""accelbench calibrate / claims / reach end to end, on a real run stored by LocalSession."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bench import claims, fingerprint, geo, records, store, workloads
+from bench.cli import main
+from bench.config import Planned
+from bench.runner.calibrate import QUICK_POLICY, _spec
+from bench.runner.clock import wall_iso
+from bench.runner.local import LocalSession
+
+TINY = (
+    ("gemm", {"m": 128, "n": 128, "k": 128, "dtype": "float32"}),
+    ("triad", {"n": 1 << 16}),
+    ("copy", {"n": 1 << 16}),
+)
+
+
+@pytest.fixture(scope="module")
+def stored_run(tmp_path_factory) -> Path:
+    """A real run: three tiny cases measured on numpy and saved as `accelbench run` would."""
+    out = tmp_path_factory.mktemp("results")
+    planned = []
+    for name, params in TINY:
+        spec = _spec(name)
+        planned.append(Planned(spec, spec.resolve(params), "numpy", {}, "latency"))
+    record = records.RunRecord(
+        "20260101T000000-tiny01",
+        wall_iso(),
+        {"source": "tests/tiny.toml", "quick": True},
+        fingerprint.collect(),
+        {"numpy": {"version": "x", "device": "cpu"}},
+    )
+    session = LocalSession(QUICK_POLICY)
+    for result in session.run(planned):
+        record = record.with_case(result)
+    session.close()
+    record = record.finish(wall_iso(), "complete")
+    assert [c.status for c in record.cases] == ["ok", "ok", "ok"]
+    return store.save(record, store.run_path(out, record))
+
+
+@pytest.fixture(scope="module")
+def calibration(stored_run) -> Path:
+    out = stored_run.parent
+    result = CliRunner().invoke(
+        main,
+        ["calibrate", "--quick", "-b", "numpy", "--out", str(out), "--against", str(stored_run)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "measured ceilings" in result.output and "cases against the ceilings" in result.output
+    (path,) = out.glob("calibration-*.json")
+    return path
+
+
+@pytest.mark.parametrize("command", ["calibrate", "claims", "reach"])
+def test_help(command):
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_calibration_record_holds_ceilings(calibration):
+    record = store.load(calibration)
+    assert record.config["kind"] == "calibration"
+    assert record.config["command"] == "accelbench calibrate -b numpy --quick"
+    names = {(c.workload, c.params.get("dtype")) for c in record.cases if c.status == "ok"}
+    assert {
+        ("gemm", "float32"),
+        ("gemm", "float64"),
+        ("copy", "float32"),
+        ("triad", "float32"),
+    } <= names
+
+
+def test_claims_table_from_a_real_stored_run(stored_run, calibration):
+    args = ["claims", str(stored_run), "--calibration", str(calibration), "--format", "json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    rows = {r["id"]: r for r in report["rows"]}
+    assert len(rows) == 9 + 39
+    reach = rows["groq-riyadh-latency"]
+    assert reach["verdict"] in ("supported", "partly supported", "contradicted")
+    assert reach["ratio"] > 0 and "route factor 1.5" in reach["evidence"]
+    assert rows["groq-speed-inference"]["verdict"] == "not yet measured"
+    assert rows["groq-speed-inference"]["command"].startswith("GROQ_API_KEY=")
+    assert rows["groq-riyadh-funding"]["verdict"] == "not measurable"
+    # the run's three cases, each held to the calibrated roofline of numpy
+    fractions = {f["case_id"].split("[")[0]: f for f in report["fractions"]}
+    assert set(fractions) == {"gemm", "triad", "copy"}
+    assert all(f["of_measured"] > 0 for f in fractions.values())
+    assert fractions["copy"]["bound"] == "memory"
+    assert {c["ceiling"]["kind"] for c in report["ceilings"]} == {"matrix", "memory"}
+    assert report["runs"][0] == ["20260101T000000-tiny01", "accelbench run tests/tiny.toml --quick"]
+    assert [q[1]["workload"] for q in report["equivalences"]][:2] == [
+        "gemm peak",
+        "memory bandwidth",
+    ]
+
+
+def test_claims_markdown_file_and_terminal(stored_run, calibration, tmp_path):
+    out = tmp_path / "claims.md"
+    args = ["claims", str(stored_run), "--calibration", str(calibration), "-o", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Vendor claims against measurements")
+    assert "| groq-riyadh-latency | 000_edee8b206248089c.txt |" in text
+    assert "## decoder projection" in text and "## capacity projections" in text
+    result = CliRunner().invoke(
+        main, ["claims", str(stored_run), "--calibration", str(calibration)]
+    )
+    assert result.exit_code == 0 and "claims in the articles" in result.output
+
+
+def test_claims_picks_the_newest_files_and_validates(stored_run, calibration):
+    result = CliRunner().invoke(
+        main, ["claims", "--results-dir", str(stored_run.parent), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    runs = [r[0] for r in json.loads(result.output)["runs"]]
+    assert runs == ["20260101T000000-tiny01", calibration.stem]
+    result = CliRunner().invoke(main, ["claims", "--check"])
+    assert result.exit_code == 0 and "9 claims, 39 figures" in result.output
+    result = CliRunner().invoke(main, ["claims", "--gpu", "b200"])
+    assert result.exit_code == 2 and "no device 'b200'" in result.output
+
+
+def test_reach_command_matches_the_geometry():
+    args = [
+        "reach",
+        "--site",
+        "riyadh",
+        "--budget-ms",
+        "100",
+        "--round-trip",
+        "--route-factor",
+        "1.5",
+        "--json",
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (case,) = json.loads(result.output)["cases"]
+    g = geo.from_geonames()
+    site = geo.find_place(g, "Riyadh")
+    expected = geo.reach(g, site, geo.LatencyBudget(100, True, 200, 1.5))
+    assert case["reach"]["radius_km"] == pytest.approx(100 / 2 * 200 / 1.5)
+    assert case["reach"]["population"] == pytest.approx(expected.population)
+    assert case["ratio"] == pytest.approx(expected.population / 4e9)
+    assert case["verdict"] == claims.verdict_for(expected.population / 4e9, claims.VerdictPolicy())
+
+
+def test_reach_rejects_half_a_coordinate():
+    result = CliRunner().invoke(main, ["reach", "--lat", "10"])
+    assert result.exit_code == 2 and "--lat and --lon go together" in result.output
+
+
+def test_copy_workload_is_a_real_copy():
+    spec = _spec("copy")
+    x = workloads.seeded_inputs(spec, spec.resolve({"n": 8}), 0)
+    before = x["a"].copy()
+    out = spec.compute(np, x, spec.resolve({"n": 8}))
+    assert out is not x["b"] and (out == x["b"]).all() and not (before == x["b"]).all()
+    assert spec.bytes_moved(spec.resolve({"n": 8})) == 2 * 8 * 4 and spec.flops({}) is None
+
+
+def test_a_synthetic_endpoint_run_feeds_the_reach_server_time(tmp_path):
+    """A real streaming run against the synthetic server, read by the remote adapter."""
+    synthetic = pytest.importorskip("bench.synthetic")
+    script = synthetic.Script(ttft_s=0.02, itl_s=0.001, tokens=16, queue_s=0.005, style="groq")
+    with synthetic.running(script) as server:
+        config = tmp_path / "synthetic.toml"
+        config.write_text(
+            f"""
+[run]
+backends = ["synthetic"]
+[backend_options.synthetic]
+base_url = "http://127.0.0.1:{server.port}/v1"
+model = "synthetic-1"
+[[case]]
+workload = "chat"
+params = {{ input_tokens = 16, max_tokens = 16 }}
+load = {{ scenario = "concurrency", concurrency = 1, requests = 6, warmup_requests = 1 }}
+""",
+            encoding="utf-8",
+        )
+        result = CliRunner().invoke(main, ["run", str(config), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (run,) = [p for p in tmp_path.glob("*.json")]
+    result = CliRunner().invoke(main, ["claims", str(run), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    rows = {r["id"]: r for r in report["rows"]}
+    reach = rows["groq-riyadh-latency"]
+    # the verdict is physics only (the synthetic server is not Groq's) ...
+    assert "server 0 ms (physics only" in reach["evidence"]
+    assert "within 6,667 km" in reach["measured"]
+    # ... and the synthetic server's own queue + prompt time (20 ms) is shown coming off it
+    assert "with 20 ms server time (synthetic server-side time, run" in reach["note"]
+    cases = report["reach"]["cases"]
+    served = [c for c in cases if c["server_origin"].startswith("synthetic server-side time")]
+    assert len(served) == 6 and all(c["budget"]["server_ms"] == pytest.approx(20) for c in served)
+    rt15 = next(
+        c for c in served if c["budget"]["round_trip"] and c["budget"]["route_factor"] == 1.5
+    )
+    assert rt15["reach"]["radius_km"] == pytest.approx((100 - 20) / 2 * 200 / 1.5)
+    assert rows["groq-speed-inference"]["verdict"] == "not yet measured"  # synthetic is no vendor

@@ -1,0 +1,390 @@
+"""The claims registry, its validation (with line numbers), verdict rules and evidence adapters."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench import claims, verdicts
+from bench.ceilings import Ceiling, bound_of, fraction_of_ceiling
+from bench.errors import ConfigError
+from bench.evidence import Evidence, RemoteObservation, remote_observation
+from bench.records import CaseResult
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = ROOT / "configs" / "claims.toml"
+SEEDS = ROOT.parent / "shared" / "seeds"
+FIGURES_MD_CLAIMS = (
+    "groq-riyadh-latency",
+    "groq-riyadh-lpus",
+    "groq-riyadh-funding",
+    "groq-speed-inference",
+    "frontier-models-q1-2025",
+    "openai-fabs-capital",
+    "oreus-grenoble-gpus",
+    "g42-cerebras-cluster",
+    "nvidia-hopper-supply",
+)
+
+
+@pytest.fixture(scope="module")
+def reg() -> claims.Registry:
+    return claims.load(REGISTRY)
+
+
+def test_registry_holds_every_claim_of_figures_md(reg):
+    assert tuple(c.id for c in reg.claims) == FIGURES_MD_CLAIMS
+    assert len(reg.figures) == 39
+    for e in (*reg.claims, *reg.figures):
+        assert e.sources and e.date, e.id
+        assert e.test != "none" or e.reason, e.id
+    for c in reg.claims:
+        assert c.quote_fr and c.quote_en and c.sources[0].endswith(".txt"), c.id
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the seed articles (../shared/seeds) are not here")
+def test_every_french_quote_is_verbatim_in_its_article(reg):
+    for c in reg.claims:
+        text = " ".join(_normal((SEEDS / s).read_text(encoding="utf-8")) for s in c.sources)
+        for fragment in c.quote_fr.split(claims.QUOTE_JOIN):
+            assert _normal(fragment) in text, (c.id, fragment)
+
+
+def test_datasheet_figures_keep_dense_and_sparse_apart(reg):
+    dense = reg.figure("h100-sxm-bf16-dense")
+    sparse = reg.figure("h100-sxm-bf16-sparse")
+    assert dense.si() == 989e12 and sparse.si() == 1979e12
+    assert sparse.test == "none"
+    sheet = claims.datasheet_ceilings(reg, "h100-sxm", "cupy")
+    assert {(c.kind, c.dtype, c.per_s) for c in sheet} == {
+        ("matrix", "float16", 989e12),
+        ("matrix", "bfloat16", 989e12),
+        ("matrix", "float8", 1979e12),
+        ("memory", "", 3.35e12),
+    }
+
+
+def test_devices_match_measured_names(reg):
+    assert reg.match_device("NVIDIA H100 80GB HBM3").id == "h100-sxm"
+    assert reg.match_device("NVIDIA H100 PCIe").id == "h100-pcie"
+    assert reg.match_device("NVIDIA H200").id == "h200-sxm"
+    assert reg.match_device("AMD EPYC 7B13") is None
+
+
+def test_stated_values(reg):
+    by_id = {c.id: c for c in reg.claims}
+    assert by_id["groq-riyadh-latency"].stated() == "~4 billion people"
+    assert by_id["groq-riyadh-lpus"].stated() == ">= 18,000 devices"
+    assert by_id["openai-fabs-capital"].stated() == "5 trillion-7 trillion USD"
+    assert reg.figure("h100-sxm-bandwidth").stated() == "3.35 TB/s"
+
+
+# --- validation, with the line of the problem ---
+
+GOOD = """\
+schema = 1
+
+[[claim]]
+id = "a"
+source = "000.txt"
+quote_fr = "bonjour"
+quote_en = "hello"
+metric = "device_count"
+value = 10
+unit = "devices"
+date = "2024"
+test = "none"
+reason = "context"
+
+[[device]]
+id = "d"
+name = "D"
+match = ["D"]
+
+[[figure]]
+id = "f"
+source = "datasheet"
+device = "d"
+metric = "memory_bandwidth"
+value = 1.0
+unit = "TB/s"
+date = "2024-01"
+test = "ceiling"
+"""
+
+
+def _error(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        claims.parse(text, "claims.toml")
+    return str(info.value)
+
+
+def test_the_minimal_registry_is_valid():
+    reg = claims.parse(GOOD, "claims.toml")
+    assert [c.line for c in reg.claims] == [3]
+    assert [f.line for f in reg.figures] == [20]
+
+
+def test_unknown_metric_names_its_line():
+    msg = _error(GOOD.replace('metric = "device_count"', 'metric = "speed"'))
+    assert msg.startswith("claims.toml:8: claim 'a': unknown metric 'speed' (known: ")
+
+
+def test_unknown_unit_names_its_line_and_the_known_units():
+    msg = _error(GOOD.replace('unit = "TB/s"', 'unit = "TiB/s"'))
+    assert msg.startswith("claims.toml:26: figure 'f': unknown unit 'TiB/s' for metric")
+    assert "GB/s, TB/s, PB/s" in msg
+
+
+def test_missing_source_names_the_table_line():
+    msg = _error(GOOD.replace('source = "000.txt"\n', ""))
+    assert msg == "claims.toml:3: claim 'a': missing 'source': every claim needs one"
+
+
+def test_missing_or_empty_quote():
+    msg = _error(GOOD.replace('quote_fr = "bonjour"\n', ""))
+    assert msg == "claims.toml:3: claim 'a': missing 'quote_fr': every claim needs one"
+    msg = _error(GOOD.replace('quote_en = "hello"', 'quote_en = ""'))
+    assert "missing 'quote_en'" in msg
+
+
+def test_duplicate_id_names_both_lines():
+    msg = _error(GOOD.replace('id = "f"', 'id = "a"'))
+    assert msg == "claims.toml:20: duplicate id 'a' (first at line 3)"
+
+
+def test_other_mistakes_are_clear():
+    assert "unknown key 'vaule'" in _error(GOOD.replace("value = 10", "vaule = 10"))
+    assert "claims.toml:11:" in _error(GOOD.replace('date = "2024"', 'date = "last year"'))
+    assert "needs a 'reason'" in _error(GOOD.replace('reason = "context"\n', ""))
+    assert "unknown device 'zz'" in _error(GOOD.replace('device = "d"', 'device = "zz"'))
+    assert "must be a non-negative number" in _error(GOOD.replace("value = 10", 'value = "10"'))
+    assert "malformed TOML" in _error(GOOD + "\n[[claim]\n")
+    bad_compare = GOOD.replace('reason = "context"', 'reason = "x"\ncompare_to = ["nope"]')
+    assert "claims.toml:14: claim 'a': compare_to names no figure 'nope'" in _error(bad_compare)
+
+
+def test_load_names_a_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the claims registry"):
+        claims.load(tmp_path / "none.toml")
+
+
+# --- verdict rules at their boundaries ---
+
+POLICY = claims.VerdictPolicy(supported_at=0.9, partly_at=0.5)
+
+
+@pytest.mark.parametrize(
+    ("value", "verdict"),
+    [
+        (2.0, "supported"),
+        (0.9, "supported"),
+        (0.8999999, "partly supported"),
+        (0.5, "partly supported"),
+        (0.4999999, "contradicted"),
+        (0.0, "contradicted"),
+    ],
+)
+def test_verdict_boundaries(value, verdict):
+    assert claims.verdict_for(value, POLICY) == verdict
+
+
+def test_verdict_rejects_nan_and_ratio_direction():
+    with pytest.raises(ValueError, match="NaN"):
+        claims.verdict_for(float("nan"), POLICY)
+    assert claims.ratio(100.0, 90.0, "output_speed") == pytest.approx(0.9)
+    assert claims.ratio(0.24, 0.48, "ttft") == pytest.approx(0.5)  # twice as slow
+    assert claims.ratio(0.24, 0.12, "ttft") == pytest.approx(2.0)
+
+
+def test_policy_is_read_from_the_registry():
+    text = GOOD.replace(
+        "schema = 1\n", "schema = 1\n[verdict]\nsupported_at = 0.8\npartly_at = 0.4\n"
+    )
+    assert claims.parse(text, "x").policy == claims.VerdictPolicy(0.8, 0.4)
+    bad = GOOD.replace("schema = 1\n", "schema = 1\n[verdict]\nsupported_at = 0.3\n")
+    assert "partly_at <= supported_at" in _error(bad)
+
+
+# --- evidence: the remote adapter and the ceilings ---
+
+
+def _case(**kw) -> CaseResult:
+    base = dict(
+        case_id="c",
+        workload="chat",
+        params={},
+        backend="groq",
+        options={},
+        scenario="latency",
+        status="ok",
+    )
+    return CaseResult(**{**base, **kw})
+
+
+def test_remote_adapter_reads_flat_and_nested_figures():
+    flat = _case(
+        params={"model": "llama-3.1-8b-instant"},
+        details={
+            "ttft_s": 0.21,
+            "output_tokens_per_s": 512.0,
+            "x_groq_usage": {"queue_time": 0.01, "prompt_time": 0.02},
+        },
+    )
+    obs = remote_observation(flat, "run1", "accelbench run configs/groq.toml")
+    assert (obs.vendor, obs.model, obs.ttft_s, obs.output_tokens_per_s) == (
+        "groq",
+        "llama-3.1-8b-instant",
+        0.21,
+        512.0,
+    )
+    assert obs.server_ttft_s == pytest.approx(0.03)
+    nested = _case(
+        backend="openai",
+        options={"base_url": "https://api.cerebras.ai/v1"},
+        details={"ttft": {"median_s": 0.3}, "output_speed": {"median": 1500.0}, "model": "m"},
+    )
+    obs = remote_observation(nested, "run2", "cmd")
+    assert (obs.vendor, obs.ttft_s, obs.output_tokens_per_s) == ("cerebras", 0.3, 1500.0)
+    assert remote_observation(_case(backend="numpy"), "r", "c") is None
+    assert remote_observation(_case(status="failed", details={"ttft_s": 1}), "r", "c") is None
+
+
+def test_fraction_of_ceiling_uses_the_roofline():
+    ceilings = [
+        Ceiling("numpy", "cpu", "matrix", "float32", 100e9, "gemm", "cal"),
+        Ceiling("numpy", "cpu", "memory", "float32", 20e9, "copy", "cal"),
+    ]
+    gemm = _case(backend="numpy", params={"dtype": "float32"}, gflops_per_s=80.0, gb_per_s=1.0)
+    gemm = CaseResult(**{**gemm.__dict__, "intensity_flop_per_byte": 80.0})
+    assert fraction_of_ceiling(gemm, ceilings) == pytest.approx(0.8)
+    assert bound_of(gemm, ceilings) == "compute"  # ridge at 5 FLOP/byte
+    # intensity 0.5: the roof is 0.5 x 20 GB/s = 10 GFLOP/s
+    triad = CaseResult(
+        **{**gemm.__dict__, "gflops_per_s": 5.0, "gb_per_s": 10.0, "intensity_flop_per_byte": 0.5}
+    )
+    assert fraction_of_ceiling(triad, ceilings) == pytest.approx(0.5)
+    assert bound_of(triad, ceilings) == "memory"
+    copy = _case(backend="numpy", params={"dtype": "float32"}, gb_per_s=15.0)
+    assert fraction_of_ceiling(copy, ceilings) == pytest.approx(0.75)
+    assert fraction_of_ceiling(_case(backend="onnxruntime", gb_per_s=1.0), ceilings) is None
+    # the roof is the device's: another backend's better copy on the same CPU raises it
+    faster = [*ceilings, Ceiling("onnxruntime", "cpu", "memory", "float32", 30e9, "copy", "c")]
+    assert fraction_of_ceiling(copy, faster) == pytest.approx(0.5)
+    elsewhere = [*ceilings, Ceiling("cupy", "H100", "memory", "float32", 3e12, "copy", "c")]
+    assert fraction_of_ceiling(copy, elsewhere) == pytest.approx(0.75)
+
+
+# --- rows from evidence ---
+
+
+def _rows(reg, evidence) -> dict[str, verdicts.Row]:
+    return {r.id: r for r in verdicts.build(reg, evidence, None).rows}
+
+
+def test_rows_without_evidence_say_what_would_measure_them(reg):
+    rows = _rows(reg, Evidence())
+    assert rows["groq-riyadh-funding"].verdict == "not measurable"
+    assert rows["groq-riyadh-funding"].note == "not a performance claim: financing and schedule"
+    assert rows["groq-speed-inference"].verdict == "not yet measured"
+    assert rows["groq-speed-inference"].command == verdicts.COMMANDS["groq"]
+    assert rows["h100-sxm-bf16-dense"].verdict == "not yet measured"
+    assert "on a NVIDIA H100 SXM" in rows["h100-sxm-bf16-dense"].command
+    assert rows["groq-riyadh-latency"].verdict == "not yet measured"  # no gazetteer given
+    assert rows["groq-riyadh-lpus"].verdict == "not measurable"
+    assert "compute ceiling" in rows["groq-riyadh-lpus"].measured
+
+
+def test_remote_rows_compare_measured_speed_with_the_published_one(reg):
+    obs = RemoteObservation(
+        "groq", "groq", "llama-3.1-8b-instant", 0.2, 504.0, None, "run1", "case1", "cmd"
+    )
+    rows = _rows(reg, Evidence(remote=(obs,)))
+    row = rows["groqcloud-llama-3.1-8b-speed"]
+    assert row.ratio == pytest.approx(504 / 560) and row.verdict == "supported"
+    assert row.evidence == "run run1, case case1" and row.command == "cmd"
+    claim = rows["groq-speed-inference"]
+    assert claim.ratio == pytest.approx(0.9) and claim.verdict == "supported"
+    assert rows["groqcloud-llama-3.3-70b-speed"].verdict == "not yet measured"
+    slow = RemoteObservation("cerebras", "cerebras", "llama3.1-8b", 0.5, 800.0, None, "r", "c", "x")
+    rows = _rows(reg, Evidence(remote=(slow,)))
+    assert rows["cerebras-inference-llama-3.1-8b-speed"].verdict == "contradicted"
+    assert rows["g42-cerebras-cluster"].ratio == pytest.approx(800 / 1800)
+
+
+def test_ceiling_rows_compare_a_matching_device_only(reg):
+    h100 = Ceiling(
+        "cupy", "NVIDIA H100 80GB HBM3", "matrix", "float16", 700e12, "gemm", "cal1", "g"
+    )
+    cpu = Ceiling("numpy", "AMD EPYC", "matrix", "float16", 1e12, "gemm", "cal1", "g")
+    rows = _rows(reg, Evidence(ceilings=(h100, cpu)))
+    row = rows["h100-sxm-bf16-dense"]
+    assert row.ratio == pytest.approx(700 / 989) and row.verdict == "partly supported"
+    assert rows["h200-sxm-bf16-dense"].verdict == "not yet measured"
+    assert "AMD EPYC" in rows["h200-sxm-bf16-dense"].note
+
+
+def test_decoder_cases_at_llama_shapes_become_projections(reg):
+    from bench import evidence
+    from bench.records import RunRecord
+    from bench.stats import summarize
+    from kernels import decoder
+
+    params = {**decoder.PRESETS["llama-3.1-8b"], "batch": 1, "dtype": "float16"}
+    layer = _case(
+        workload="decoder",
+        backend="numpy",
+        params=params,
+        stats=summarize([0.02, 0.021, 0.019]),
+        bytes_moved=decoder.bytes_moved(params),
+    )
+    triad = _case(workload="triad", backend="numpy", params={"dtype": "float32"}, gb_per_s=25.0)
+    record = RunRecord("r1", "t", {"source": "configs/x.toml"}, {}, {"numpy": {"device": "cpu"}})
+    record = record.with_case(layer).with_case(triad)
+    ev = evidence.gather([record])
+    (timing,) = ev.layers
+    assert (timing.model, timing.layer_s, timing.kv_len) == ("llama-3.1-8b", 0.02, 1024)
+    report = verdicts.build(reg, ev, None)
+    (p,) = report.decoder
+    assert p.bandwidth_per_s == 25e9 and "not a calibrated ceiling" in p.bandwidth_origin
+    assert p.tokens_per_s == pytest.approx(1 / (32 * 0.02 + p.head_s))
+    published = dict(report.published)["llama-3.1-8b"]
+    assert {f.id for f in published} == {
+        "groqcloud-llama-3.1-8b-speed",
+        "cerebras-inference-llama-3.1-8b-speed",
+    }
+    # a batch-4 layer or a non-Llama shape is no single-stream projection
+    other = _case(workload="decoder", params={**params, "batch": 4}, stats=layer.stats)
+    assert evidence.layer_timing(record, other) is None
+
+
+def test_reach_verdict_subtracts_only_groqs_own_server_time(reg):
+    from bench import geo
+
+    places = [
+        geo.City("Riyadh", "SA", 24.69, 46.72, 5e6),
+        geo.City("Far", "XX", 24.69, 46.72 + 50.0, 1e6),  # ~5,000 km east
+    ]
+    gaz = geo.scale_to_countries(places, {"SA": 4e9, "XX": 1e9}, "hand-made")
+    groq = RemoteObservation(
+        "groq", "groq", "llama-3.1-8b-instant", 0.3, 500.0, 0.04, "g1", "c", "x"
+    )
+    synth = RemoteObservation("synthetic", "synthetic", "s", 0.02, 100.0, 0.02, "s1", "c", "y")
+    report = verdicts.build(reg, Evidence(remote=(synth, groq)), gaz)
+    row = {r.id: r for r in report.rows}["groq-riyadh-latency"]
+    assert "server 40 ms (groq server-side time, run g1)" in row.evidence
+    # (100 - 40) / 2 x 200 / 1.5 = 4,000 km: Riyadh's 4 billion, not the 1 billion further out
+    assert row.measured == "4.00 billion within 4,000 km" and row.verdict == "supported"
+    # 20 ms instead: (100 - 20) / 2 x 200 / 1.5 = 5,333 km, which takes in "Far" too
+    assert "with 20 ms server time (synthetic server-side time, run s1): 5.00 billion" in row.note
+    origins = {c.server_origin for c in report.reach.cases}
+    assert origins == {"", "synthetic server-side time, run s1"}
+    report = verdicts.build(reg, Evidence(remote=(synth,)), gaz)
+    row = {r.id: r for r in report.rows}["groq-riyadh-latency"]
+    assert "server 0 ms (physics only" in row.evidence and "5.00 billion" in row.measured
