@@ -1,0 +1,448 @@
+"""Comparison policy -> verdicts with reasons: estimates, Holm, suite geomean, fingerprint diffs."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+import numpy as np
+
+from bench import stats
+from bench.errors import ConfigError
+from bench.records import CaseResult, RunRecord
+
+Method = Literal["exact", "bootstrap"]
+METHODS: tuple[Method, ...] = ("exact", "bootstrap")
+
+
+class Verdict(StrEnum):
+    PASS = "PASS"
+    IMPROVED = "IMPROVED"
+    REGRESSION = "REGRESSION"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    ERROR = "ERROR"
+
+
+# 0 pass, 1 regression, 2 usage/configuration error (or a case that could not be measured),
+# 3 inconclusive; an error is never reported as a regression.
+EXIT_CODES: Mapping[Verdict, int] = {
+    Verdict.PASS: 0,
+    Verdict.IMPROVED: 0,
+    Verdict.REGRESSION: 1,
+    Verdict.ERROR: 2,
+    Verdict.INCONCLUSIVE: 3,
+}
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """When B counts as slower than A, and how much evidence each verdict needs.
+
+    tolerance: a slowdown up to this fraction passes; effect_floor: the smallest slowdown
+    ever called a regression; alpha: two-sided error of the interval, shared out over the
+    planned looks of a sequential A/B (min_blocks, then every block_step, up to max_blocks).
+    """
+
+    tolerance: float = 0.05
+    effect_floor: float = 0.01
+    alpha: float = 0.05
+    min_blocks: int = 10
+    max_blocks: int = 20
+    block_step: int = 10
+    method: Method = "exact"
+    resamples: int = 2000
+    seed: int = 0
+
+    @property
+    def looks(self) -> int:
+        return 1 + math.ceil((self.max_blocks - self.min_blocks) / self.block_step)
+
+    def tail(self, looks: int = 1) -> float:
+        """One-sided error per decision; Bonferroni over looks keeps optional stopping honest."""
+        return self.alpha / 2 / looks
+
+
+_POLICY_RULES: Mapping[str, tuple[float, float, str]] = {
+    "tolerance": (0.0, 1.0, "a fraction in (0, 1), e.g. 0.05 for 5%"),
+    "effect_floor": (0.0, 1.0, "a fraction in [0, 1), at most the tolerance"),
+    "alpha": (0.0, 0.5, "in (0, 0.5), e.g. 0.05"),
+}
+
+
+def check_policy(p: GatePolicy, where: str = "gate policy") -> GatePolicy:
+    """The policy itself, or a ConfigError naming the offending value and the fix."""
+    for name, (low, high, hint) in _POLICY_RULES.items():
+        value = getattr(p, name)
+        bad = not low <= value < high or (name != "effect_floor" and value == 0)
+        if bad or not math.isfinite(value):
+            raise ConfigError(f"{where}: {name} = {value!r} must be {hint}")
+    if p.effect_floor > p.tolerance:
+        raise ConfigError(
+            f"{where}: effect_floor {p.effect_floor} exceeds tolerance {p.tolerance}; "
+            "the floor is the smallest slowdown ever failed, so keep it at or below the tolerance"
+        )
+    if p.min_blocks < 2 or p.max_blocks < p.min_blocks or p.block_step < 1:
+        raise ConfigError(
+            f"{where}: blocks min {p.min_blocks}, max {p.max_blocks}, step {p.block_step}: "
+            "need 2 <= min_blocks <= max_blocks and block_step >= 1"
+        )
+    if p.method not in METHODS:
+        raise ConfigError(f"{where}: method {p.method!r} (known: {', '.join(METHODS)})")
+    if p.resamples < 100:
+        raise ConfigError(f"{where}: resamples = {p.resamples} is too few (use 1000 or more)")
+    return p
+
+
+def make_policy(
+    values: Mapping[str, Any], where: str = "gate policy", base: GatePolicy | None = None
+) -> GatePolicy:
+    """A checked policy from a config table or flags (None values keep the base's)."""
+    base = base or GatePolicy()
+    known = {f.name for f in dataclasses.fields(GatePolicy)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})"
+        )
+    given = {k: v for k, v in values.items() if v is not None}
+    try:
+        typed = {k: type(getattr(base, k))(v) for k, v in given.items()}
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return check_policy(dataclasses.replace(base, **typed), where)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """log(B/A) with its interval and the one-sided p-values the verdict needs."""
+
+    log_ratio: float
+    low: float
+    high: float
+    confidence: float
+    n: int
+    method: str
+    p_slower: float  # H1: slower than the effect floor
+    p_within: float  # H1: slower by less than the tolerance
+    p_faster: float  # H1: faster than the effect floor
+
+    @property
+    def ratio(self) -> float:
+        return math.exp(self.log_ratio)
+
+    @property
+    def ratio_low(self) -> float:
+        return math.exp(self.low)
+
+    @property
+    def ratio_high(self) -> float:
+        return math.exp(self.high)
+
+
+def paired_estimate(log_ratios: Sequence[float], policy: GatePolicy, tail: float) -> Estimate:
+    """HL of per-block log-ratios with an exact signed-rank (or bootstrap) interval."""
+    d = np.asarray(log_ratios, dtype=np.float64)
+    floor, tol = math.log1p(policy.effect_floor), math.log1p(policy.tolerance)
+    confidence = 1 - 2 * tail
+    if policy.method == "exact":
+        low, high = stats.signed_rank_ci(d, confidence)
+        p = [
+            stats.signed_rank_pvalue(d, floor, greater=True),
+            stats.signed_rank_pvalue(d, tol, greater=False),
+            stats.signed_rank_pvalue(d, -floor, greater=False),
+        ]
+        method = "Hodges-Lehmann, exact signed-rank interval"
+    else:
+        low, high, reps = stats.hl_bootstrap(d, confidence, policy.seed, policy.resamples)
+        p = [
+            stats.bootstrap_pvalue(reps, floor, greater=True),
+            stats.bootstrap_pvalue(reps, tol, greater=False),
+            stats.bootstrap_pvalue(reps, -floor, greater=False),
+        ]
+        method = "Hodges-Lehmann, bootstrap interval"
+    return Estimate(stats.hodges_lehmann(d), low, high, confidence, d.size, method, *p)
+
+
+def replicate_estimate(
+    estimate: float, replicates: np.ndarray, n: int, policy: GatePolicy, tail: float, method: str
+) -> Estimate:
+    """An Estimate from a point value and bootstrap replicates (unpaired runs, suite geomean)."""
+    floor, tol = math.log1p(policy.effect_floor), math.log1p(policy.tolerance)
+    low, high = np.quantile(replicates, [tail, 1 - tail])
+    return Estimate(
+        estimate,
+        float(low),
+        float(high),
+        1 - 2 * tail,
+        n,
+        method,
+        stats.bootstrap_pvalue(replicates, floor, greater=True),
+        stats.bootstrap_pvalue(replicates, tol, greater=False),
+        stats.bootstrap_pvalue(replicates, -floor, greater=False),
+    )
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm step-down adjusted p-values (monotone, capped at 1), in the input order."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    """One case's (or the suite geomean's) verdict, with the numbers and the reason."""
+
+    case_id: str
+    verdict: Verdict
+    reason: str
+    estimate: Estimate | None = None
+    p_slower_holm: float | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _pct(log_ratio: float) -> str:
+    if not math.isfinite(log_ratio):
+        return "unbounded"
+    return f"{100 * math.expm1(log_ratio):+.2f}%"
+
+
+def classify(
+    est: Estimate, policy: GatePolicy, tail: float, p_slower: float
+) -> tuple[Verdict, str]:
+    """PASS when the interval's top is under the tolerance; REGRESSION when it is not and
+    B is shown slower than the effect floor (p_slower, Holm-adjusted across cases);
+    otherwise INCONCLUSIVE. IMPROVED is a PASS shown faster than the floor."""
+    tol, floor = 100 * policy.tolerance, 100 * policy.effect_floor
+    ci = f"{100 * est.confidence:.4g}% CI {_pct(est.low)} .. {_pct(est.high)}"
+    if est.p_within <= tail:
+        if est.p_faster <= tail:
+            return Verdict.IMPROVED, f"faster by more than the {floor:g}% floor ({ci})"
+        note = f"; a real slowdown above the {floor:g}% floor" if p_slower <= tail else ""
+        return Verdict.PASS, f"within the {tol:g}% tolerance ({ci}){note}"
+    if p_slower <= tail:
+        return (
+            Verdict.REGRESSION,
+            f"slower than the {floor:g}% floor (p={p_slower:.2g} adjusted) and not within "
+            f"the {tol:g}% tolerance ({ci})",
+        )
+    return (
+        Verdict.INCONCLUSIVE,
+        f"{ci} neither stays under the {tol:g}% tolerance nor clears the {floor:g}% floor "
+        "(more blocks would decide)",
+    )
+
+
+def judge(
+    estimates: Mapping[str, Estimate | str], policy: GatePolicy, tail: float
+) -> list[CaseVerdict]:
+    """Verdict per case; a string is an error reason (ERROR, never REGRESSION)."""
+    measured = {k: e for k, e in estimates.items() if isinstance(e, Estimate)}
+    adjusted = dict(zip(measured, holm([e.p_slower for e in measured.values()]), strict=True))
+    out = []
+    for case_id, est in estimates.items():
+        if isinstance(est, str):
+            out.append(CaseVerdict(case_id, Verdict.ERROR, est))
+            continue
+        verdict, reason = classify(est, policy, tail, adjusted[case_id])
+        out.append(CaseVerdict(case_id, verdict, reason, est, adjusted[case_id]))
+    return out
+
+
+def overall(verdicts: Sequence[Verdict]) -> Verdict:
+    """Suite verdict: any REGRESSION, else any ERROR, else any INCONCLUSIVE, else PASS."""
+    for worst in (Verdict.REGRESSION, Verdict.ERROR, Verdict.INCONCLUSIVE):
+        if worst in verdicts:
+            return worst
+    return Verdict.PASS
+
+
+@dataclass(frozen=True)
+class FingerprintDiff:
+    """One fingerprint entry that differs; `loud` when it can move timings by itself."""
+
+    key: str
+    base: Any
+    new: Any
+    loud: bool
+
+
+# Hardware, drivers and libraries change timings; host names and commits are expected to.
+LOUD_PREFIXES = (
+    "cpu.model",
+    "cpu.arch",
+    "cpu.logical_cores",
+    "cpu.physical_cores",
+    "cpu.flags_simd",
+    "gpu",
+    "driver",
+    "cuda",
+    "versions.",
+    "blas",
+    "python",
+    "onnxruntime_providers",
+    "backends.",
+)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings (and lists of mappings) as dotted keys; scalar lists stay whole."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(flatten(v, f"{prefix}.{i}"))
+        return out
+    return {prefix: list(value) if isinstance(value, tuple) else value}
+
+
+def fingerprint_diff(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[FingerprintDiff]:
+    """Every differing entry, loud ones (CPU, GPU, driver, library versions) first."""
+    a, b = flatten(base), flatten(new)
+    diffs = [
+        FingerprintDiff(k, a.get(k), b.get(k), k.startswith(LOUD_PREFIXES))
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    ]
+    return sorted(diffs, key=lambda d: not d.loud)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Everything a report needs: per-case verdicts, the suite geomean, fingerprints."""
+
+    mode: Literal["compare", "ab"]
+    cases: tuple[CaseVerdict, ...]
+    geomean: CaseVerdict | None
+    verdict: Verdict
+    policy: GatePolicy
+    confidence: float
+    base_label: str = "A"
+    new_label: str = "B"
+    blocks: int | None = None
+    fingerprint: tuple[FingerprintDiff, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+
+def geomean_verdict(est: Estimate | None, policy: GatePolicy, tail: float, cases: int) -> Any:
+    """The suite's geometric-mean ratio judged by the same rule (no Holm: one test)."""
+    if est is None:
+        return None
+    verdict, reason = classify(est, policy, tail, est.p_slower)
+    return CaseVerdict(f"geometric mean of {cases} case(s)", verdict, reason, est, est.p_slower)
+
+
+def judge_paired(
+    series: Mapping[str, Sequence[float] | str], policy: GatePolicy, looks: int = 1
+) -> tuple[list[CaseVerdict], CaseVerdict | None]:
+    """Per-case and geomean verdicts from per-block log-ratios (the block is the unit)."""
+    tail = policy.tail(looks)
+    estimates = {
+        k: v if isinstance(v, str) else paired_estimate(v, policy, tail) for k, v in series.items()
+    }
+    good = [np.asarray(v, dtype=np.float64) for v in series.values() if not isinstance(v, str)]
+    geo = None
+    if good:
+        blocks = min(len(v) for v in good)
+        # per block, the mean log-ratio over cases: the suite's log geomean for that block
+        per_block = np.mean([v[:blocks] for v in good], axis=0)
+        geo = paired_estimate(per_block, policy, tail)
+    return judge(estimates, policy, tail), geomean_verdict(geo, policy, tail, len(good))
+
+
+# --- two stored runs (unpaired) ---
+
+
+def _per_call(case: CaseResult) -> list[float]:
+    return case.per_call_s()
+
+
+def _unmeasurable(base: CaseResult, new: CaseResult) -> str:
+    for side, c in (("BASE", base), ("RESULTS", new)):
+        if c.status != "ok":
+            return f"{c.status} in {side}: {c.reason or 'no reason recorded'}"
+        if len(c.sample_ns) < 2 or not c.loops:
+            return f"{side} keeps fewer than 2 raw samples: save runs with raw data"
+    return ""
+
+
+def compare_runs(base: RunRecord, new: RunRecord, policy: GatePolicy) -> GateResult:
+    """Ratio of medians per matching case (bootstrap of both sides), Holm, suite geomean."""
+    theirs = {c.case_id: c for c in new.cases}
+    matched = [(c, theirs[c.case_id]) for c in base.cases if c.case_id in theirs]
+    if not matched:
+        raise ConfigError(
+            f"no case of RESULTS ({len(new.cases)} case(s)) matches BASE ({len(base.cases)}); "
+            "compare runs of the same suite (case ids like gemm[m=64,...]@numpy/latency)"
+        )
+    tail = policy.tail(1)
+    estimates: dict[str, Estimate | str] = {}
+    reps = []
+    for i, (a, b) in enumerate(matched):
+        problem = _unmeasurable(a, b)
+        if problem:
+            estimates[a.case_id] = problem
+            continue
+        est, _, _, r = stats.log_ratio_of_medians(
+            _per_call(a), _per_call(b), 1 - 2 * tail, policy.seed + i, policy.resamples
+        )
+        method = "ratio of medians, bootstrap of both runs"
+        estimates[a.case_id] = replicate_estimate(est, r, len(b.sample_ns), policy, tail, method)
+        reps.append((est, r))
+    cases = judge(estimates, policy, tail)
+    return GateResult(
+        mode="compare",
+        cases=tuple(cases),
+        geomean=geomean_verdict(_unpaired_geomean(reps, policy, tail), policy, tail, len(reps)),
+        verdict=overall([v.verdict for v in cases]),
+        policy=policy,
+        confidence=1 - 2 * tail,
+        base_label=base.run_id,
+        new_label=new.run_id,
+        fingerprint=tuple(fingerprint_diff(_fp(base), _fp(new))),
+        notes=tuple(_unmatched_notes(base, new)),
+    )
+
+
+def _unpaired_geomean(
+    reps: Sequence[tuple[float, np.ndarray]], policy: GatePolicy, tail: float
+) -> Estimate | None:
+    if not reps:
+        return None
+    # cases are resampled independently, so replicate-wise means bootstrap the mean log-ratio
+    estimate = float(np.mean([e for e, _ in reps]))
+    pooled = np.mean([r for _, r in reps], axis=0)
+    method = "mean log-ratio, bootstrap"
+    return replicate_estimate(estimate, pooled, len(reps), policy, tail, method)
+
+
+def _fp(record: RunRecord) -> dict[str, Any]:
+    return {**dict(record.fingerprint), "backends": dict(record.backends)}
+
+
+def _unmatched_notes(base: RunRecord, new: RunRecord) -> list[str]:
+    a = {c.case_id for c in base.cases}
+    b = {c.case_id for c in new.cases}
+    notes = []
+    if a - b:
+        notes.append(f"{len(a - b)} case(s) only in BASE: {', '.join(sorted(a - b)[:5])}")
+    if b - a:
+        notes.append(f"{len(b - a)} case(s) only in RESULTS: {', '.join(sorted(b - a)[:5])}")
+    return notes
