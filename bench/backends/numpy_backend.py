@@ -22,11 +22,13 @@ from bench.workloads import Param
 def blas_info() -> list[dict[str, Any]]:
     """BLAS libraries numpy loaded, with their thread counts (threadpoolctl)."""
     keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
-    return [
+    found = [
         {k: info.get(k) for k in keys}
         for info in threadpoolctl.threadpool_info()
         if info.get("user_api") == "blas"
     ]
+    # Load order varies with import order; a stable order keeps fingerprints comparable.
+    return sorted(found, key=lambda b: (str(b["internal_api"]), str(b["version"])))
 
 
 class NumpyBackend:
