@@ -1282,7 +1282,7 @@ def synthetic_accuracy_cmd(results: Path, log_path: Path | None, server: str) ->
         us = lambda s: f"{s * 1e6:+.0f} µs" if abs(s) < 1e-2 else f"{s * 1e3:+.2f} ms"  # noqa: E731
         bound = f"yes: {a.client_bound_reason}" if a.client_bound else "no"
         table.add_row(
-            escape(a.case_id),
+            escape(a.case_id.rpartition("@")[2]),  # backend/load: the rest is in the results
             str(a.requests),
             us(a.ttft_error_median_s),
             us(a.ttft_error_p99_s),
