@@ -161,10 +161,21 @@ def env_cmd(as_json: bool) -> None:
 @main.command("show")
 @click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the stored record as JSON.")
+@click.option(
+    "--csv",
+    "csv_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write one row per case (statistics, rates, params) to this CSV file.",
+)
 @handle_errors
-def show_cmd(results: Path, as_json: bool) -> None:
+def show_cmd(results: Path, as_json: bool, csv_out: Path | None) -> None:
     """Re-render a stored run."""
     record = store.load(results)
+    if csv_out is not None:
+        from bench.report.frame import cases_frame
+
+        cases_frame(record).to_csv(csv_out, index=False)
+        err_console.print(f"wrote {len(record.cases)} case(s) to {escape(str(csv_out))}")
     if as_json:
         emit_json(records.to_dict(record))
         return

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import click
 import numpy as np
 import onnxruntime
+import pandas
 import pytest
 from click.testing import CliRunner, Result
 
@@ -257,6 +258,12 @@ def test_show_re_renders_a_stored_run(small_config: Path, tmp_path: Path) -> Non
     as_json = invoke(["show", str(path), "--json"])
     assert as_json.exit_code == 0
     assert json.loads(as_json.output) == records.to_dict(record)
+
+    csv_path = tmp_path / "cases.csv"
+    assert invoke(["show", str(path), "--csv", str(csv_path)]).exit_code == 0
+    frame = pandas.read_csv(csv_path)
+    assert list(frame["case_id"]) == [c.case_id for c in record.cases]
+    assert list(frame["median_s"]) == pytest.approx([c.stats.median_s for c in record.cases])
 
 
 def test_show_errors(tmp_path: Path) -> None:
