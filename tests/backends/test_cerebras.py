@@ -66,7 +66,9 @@ def test_latency_splits_into_network_client_and_server_parts(cerebras_style: str
         assert r.network_client_s == pytest.approx(
             r.ttft_s - timings["queue_s"] - timings["prompt_s"]
         )
-        assert 0 < r.network_client_s < 0.02
+        # Small but real; slightly negative is possible when the client is descheduled between
+        # writing the request and stamping "sent" (the server's clock has started by then).
+        assert -0.002 < r.network_client_s < 0.02
 
 
 @pytest.mark.network
