@@ -24,7 +24,7 @@ from bench import config as configmod
 from bench import fingerprint, records, store, workloads
 from bench.errors import BenchError, ConfigError
 from bench.report import table as report
-from bench.runner.clock import wall_iso
+from bench.runner.clock import new_run_id, wall_iso
 from bench.runner.local import LocalSession
 
 # Logs and pipes get a wide page: an 80-column default would fold every table row.
@@ -339,7 +339,7 @@ def new_record(
 ) -> records.RunRecord:
     """The record before any case: resolved config, fingerprint, backend descriptions."""
     stamp = wall_iso()
-    run_id = f"{stamp.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:6]}"
+    run_id = new_run_id(stamp)
     resolved = {
         "command": shlex.join(["accelbench", *sys.argv[1:]]),
         "source": suite.source,
@@ -358,10 +358,7 @@ def new_record(
             for p in planned
         ],
     }
-    described = {}
-    for name in chosen:
-        info = registry.create(name).describe()
-        described[name] = {"version": info.version, "device": info.device, **info.details}
+    described = {name: registry.describe(name) for name in chosen}
     return records.RunRecord(run_id, stamp, resolved, fingerprint.collect(), described)
 
 
@@ -1104,7 +1101,7 @@ def chat_suite(
 
 def chat_record(suite: Any) -> records.RunRecord:
     stamp = wall_iso()
-    run_id = f"{stamp.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:6]}"
+    run_id = new_run_id(stamp)
     resolved = {
         "source": suite.source,
         "seed": suite.seed,
@@ -1114,10 +1111,7 @@ def chat_record(suite: Any) -> records.RunRecord:
             for c in suite.cases
         ],
     }  # fmt: skip
-    described = {}
-    for c in suite.cases:
-        info = registry.create(c.backend, dict(c.options)).describe()
-        described[c.backend] = {"version": info.version, "device": info.device, **info.details}
+    described = {c.backend: registry.describe(c.backend, dict(c.options)) for c in suite.cases}
     return records.RunRecord(run_id, stamp, resolved, fingerprint.collect(), described)
 
 

@@ -41,3 +41,9 @@ def load(name: str) -> type[Any]:
 def create(name: str, options: dict[str, Any] | None = None) -> Any:
     """An instance of backend `name` with its options validated."""
     return load(name)(options)
+
+
+def describe(name: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a results file records of a backend: version, device and details."""
+    info = create(name, options).describe()
+    return {"version": info.version, "device": info.device, **info.details}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +11,8 @@ from bench import backends as registry
 from bench import fingerprint, workloads
 from bench.ceilings import CALIBRATION_KIND
 from bench.config import Planned
-from bench.errors import ConfigError
 from bench.records import CaseResult, RunRecord
-from bench.runner.clock import wall_iso
+from bench.runner.clock import new_run_id, wall_iso
 from bench.runner.local import LocalSession
 from bench.runner.measure import Policy
 
@@ -45,20 +43,8 @@ def on_device(device: str) -> bool:
     return device not in ("", "cpu", "none")
 
 
-def _spec(name: str) -> workloads.WorkloadSpec:
-    try:
-        return workloads.get(name)
-    except ConfigError:
-        if name != "copy":
-            raise
-        # Until `copy` is in workloads.KERNELS, take its spec from the kernel module itself.
-        from kernels import copy
-
-        return copy.SPEC
-
-
 def _planned(name: str, params: Mapping[str, Any], backend: str) -> Planned:
-    spec = _spec(name)
+    spec = workloads.get(name)
     owner = f"calibration workload '{name}'"
     return Planned(spec, spec.resolve(params, owner=owner), backend, {}, "throughput")
 
@@ -81,11 +67,7 @@ def plan(
 
 def describe(names: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Each backend's version and device, as `accelbench run` records them."""
-    out = {}
-    for name in names:
-        info = registry.create(name).describe()
-        out[name] = {"version": info.version, "device": info.device, **info.details}
-    return out
+    return {name: registry.describe(name) for name in names}
 
 
 def new_record(
@@ -97,7 +79,7 @@ def new_record(
 ) -> RunRecord:
     """A calibration record before any case: config kind 'calibration' marks it for readers."""
     stamp = wall_iso()
-    run_id = f"calibration-{stamp.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:6]}"
+    run_id = new_run_id(stamp, "calibration-")
     config = {
         "kind": CALIBRATION_KIND,
         "command": command,

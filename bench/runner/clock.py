@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -14,6 +15,11 @@ perf_ns: Clock = time.perf_counter_ns
 def wall_iso() -> str:
     """Wall-clock time for stamping records (never for durations)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_run_id(stamp: str, prefix: str = "") -> str:
+    """`[prefix-]YYYYMMDDTHHMMSS-xxxxxx` from a wall_iso() stamp: sortable, and unique."""
+    return f"{prefix}{stamp.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:6]}"
 
 
 def clock_cost_ns(clock: Clock = perf_ns, reads: int = 10_000) -> float:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from bench import claims, fingerprint, geo, records, store, workloads
 from bench.cli import main
 from bench.config import Planned
-from bench.runner.calibrate import QUICK_POLICY, _spec
+from bench.runner.calibrate import QUICK_POLICY
 from bench.runner.clock import wall_iso
 from bench.runner.local import LocalSession
 
@@ -29,7 +29,7 @@ def stored_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("results")
     planned = []
     for name, params in TINY:
-        spec = _spec(name)
+        spec = workloads.get(name)
         planned.append(Planned(spec, spec.resolve(params), "numpy", {}, "latency"))
     record = records.RunRecord(
         "20260101T000000-tiny01",
@@ -163,7 +163,7 @@ def test_reach_rejects_half_a_coordinate():
 
 
 def test_copy_workload_is_a_real_copy():
-    spec = _spec("copy")
+    spec = workloads.get("copy")
     x = workloads.seeded_inputs(spec, spec.resolve({"n": 8}), 0)
     before = x["a"].copy()
     out = spec.compute(np, x, spec.resolve({"n": 8}))
