@@ -15,7 +15,7 @@ import pytest
 
 @functools.cache
 def _fingerprint() -> dict[str, Any]:
-    from bench import fingerprint
+    from bench.core import fingerprint
 
     return fingerprint.collect()
 
@@ -46,10 +46,10 @@ class AccelbenchFixture:
         input_sets: int = 1,
     ) -> Any:
         from bench import backends as registry
-        from bench import workloads
-        from bench.config import Planned
+        from bench.core import workloads
+        from bench.core.config import Planned
+        from bench.core.policy import QUICK
         from bench.runner.local import matched_inputs, run_case
-        from bench.runner.measure import QUICK
 
         if self.result is not None:
             raise RuntimeError("the accelbench fixture runs one case per test")
@@ -92,7 +92,7 @@ class AccelbenchFixture:
 
 def extra_info(result: Any, info: Any, fingerprint: Mapping[str, Any]) -> dict[str, Any]:
     """What pytest-benchmark's extra_info carries: accelbench's statistics and environment."""
-    from bench import interop
+    from bench.gate import interop
 
     return interop.to_plain(
         {

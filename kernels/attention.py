@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from bench.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
+from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
 
 PARAMS = (

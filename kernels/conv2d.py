@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from onnx import helper
 
-from bench.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
+from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
 
 KERNEL = 3  # fixed 3x3; padding 1 keeps height and width unchanged at stride 1

@@ -14,8 +14,8 @@ import onnx
 from google.protobuf import message, text_format
 from onnx import helper, shape_inference
 
-from bench.errors import ConfigError
-from bench.workloads import Arrays, Param, Params, WorkloadSpec
+from bench.core.errors import ConfigError
+from bench.core.workloads import Arrays, Param, Params, WorkloadSpec
 
 # Symbolic dim names (compared lower-case) that the `batch` and `seq` parameters bind.
 BATCH_NAMES = frozenset({"batch", "batch_size", "batchsize", "bs", "n"})

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from onnx import helper
 
-from bench.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
+from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
 
 PARAMS = (

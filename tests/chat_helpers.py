@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench import chat
-from bench.records import CaseResult
+from bench.core.records import CaseResult
+from bench.remote import chat
 from bench.runner.streaming import StreamSession
 
 FAST = {"first_byte_timeout_s": 5.0, "idle_timeout_s": 5.0, "total_timeout_s": 20.0}

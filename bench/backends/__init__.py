@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from bench.errors import BackendError, ConfigError
+from bench.core.errors import BackendError, ConfigError
 
 GROUP = "accelbench.backends"
 _CONTRACT = ("probe", "describe", "prepare", "sync", "close")

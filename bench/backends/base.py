@@ -9,8 +9,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from bench.errors import ConfigError
-from bench.workloads import Param, Params, WorkloadSpec
+from bench.core.errors import ConfigError
+from bench.core.workloads import Param, Params, WorkloadSpec
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from bench.backends.base import (
-    Availability,
-    BackendInfo,
-    Case,
-    Prepared,
-    resolve_options,
-    rotating,
-)
-from bench.errors import MissingExtra, UnsupportedCase
-from bench.optional import require
-from bench.workloads import Param
+from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options, rotating
+from bench.core.errors import MissingExtra, UnsupportedCase
+from bench.core.optional import require
+from bench.core.workloads import Param
 
 
 class CupyBackend:

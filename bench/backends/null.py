@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options
-from bench.workloads import Param
+from bench.core.workloads import Param
 
 
 def _noop() -> None:

@@ -7,28 +7,10 @@ from typing import Any, ClassVar
 import numpy as np
 import threadpoolctl
 
-from bench.backends.base import (
-    Availability,
-    BackendInfo,
-    Case,
-    Prepared,
-    resolve_options,
-    rotating,
-)
-from bench.errors import UnsupportedCase
-from bench.workloads import Param
-
-
-def blas_info() -> list[dict[str, Any]]:
-    """BLAS libraries numpy loaded, with their thread counts (threadpoolctl)."""
-    keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
-    found = [
-        {k: info.get(k) for k in keys}
-        for info in threadpoolctl.threadpool_info()
-        if info.get("user_api") == "blas"
-    ]
-    # Load order varies with import order; a stable order keeps fingerprints comparable.
-    return sorted(found, key=lambda b: (str(b["internal_api"]), str(b["version"])))
+from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options, rotating
+from bench.core.errors import UnsupportedCase
+from bench.core.fingerprint import blas_info
+from bench.core.workloads import Param
 
 
 class NumpyBackend:

@@ -7,17 +7,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.backends.base import (
-    Availability,
-    BackendInfo,
-    Case,
-    Prepared,
-    resolve_options,
-    rotating,
-)
-from bench.errors import BackendError, ConfigError, MissingExtra, UnsupportedCase
-from bench.optional import require
-from bench.workloads import Param
+from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options, rotating
+from bench.core.errors import BackendError, ConfigError, MissingExtra, UnsupportedCase
+from bench.core.optional import require
+from bench.core.workloads import Param
 
 _OPT_LEVELS = {
     "disable": "ORT_DISABLE_ALL",

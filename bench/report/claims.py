@@ -12,10 +12,10 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from bench.claims import Entry
-from bench.geo import Reach
-from bench.projections import Capacity, DecoderProjection, Equivalence
-from bench.verdicts import (
+from bench.claims.geo import Reach
+from bench.claims.projections import Capacity, DecoderProjection, Equivalence
+from bench.claims.registry import Entry
+from bench.claims.verdicts import (
     COMMANDS,
     CeilingCheck,
     ClaimsReport,

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from bench.gate import CaseVerdict, Estimate, FingerprintDiff, GateResult, Verdict
+from bench.gate.decide import CaseVerdict, Estimate, FingerprintDiff, GateResult, Verdict
 
 STYLE = {
     Verdict.PASS: "green",

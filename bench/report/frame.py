@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.records import RunRecord
+from bench.core.records import RunRecord
 
 _COLUMNS = (
     "median_s",

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from rich.markup import escape
 from rich.table import Table
 
-from bench.records import CaseResult, StreamSummary
+from bench.core.records import CaseResult, StreamSummary
+from bench.core.stats import Summary
 from bench.report.table import fmt_num, fmt_time
-from bench.stats import Summary
 
 
 def is_remote(case: CaseResult) -> bool:

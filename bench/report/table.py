@@ -9,9 +9,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from bench import workloads
-from bench.errors import BenchError
-from bench.records import CaseResult, RunRecord
+from bench.core import workloads
+from bench.core.errors import BenchError
+from bench.core.records import CaseResult, RunRecord
 
 _STATUS_STYLE = {"ok": "green", "failed": "bold red", "unsupported": "yellow"}
 

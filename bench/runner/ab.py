@@ -16,15 +16,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from bench import backends as registry
-from bench import config as configmod
-from bench import gate, store
 from bench.backends.base import Case
-from bench.config import Planned
-from bench.errors import BenchError, ConfigError, UnsupportedCase
-from bench.records import CaseResult, RunRecord
+from bench.core import config as configmod
+from bench.core import store
+from bench.core.config import Planned
+from bench.core.errors import BenchError, ConfigError, UnsupportedCase
+from bench.core.policy import Policy
+from bench.core.records import CaseResult, RunRecord
+from bench.gate import decide as gate
 from bench.runner.clock import Clock, perf_ns
 from bench.runner.local import LocalSession, Matched, check, matched_inputs
-from bench.runner.measure import Fence, Policy, calibrate, timed_sample, warm_up
+from bench.runner.measure import Fence, calibrate, timed_sample, warm_up
 
 # Tables a gate config may add to a suite config; the suite parser never sees them.
 GATE_TABLES = ("gate", "ab", "eval")

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import backends as registry
-from bench import fingerprint, workloads
-from bench.ceilings import CALIBRATION_KIND
-from bench.config import Planned
-from bench.records import CaseResult, RunRecord
+from bench.core import fingerprint, workloads
+from bench.core.config import Planned
+from bench.core.policy import Policy
+from bench.core.records import CALIBRATION_KIND, CaseResult, RunRecord
 from bench.runner.clock import new_run_id, wall_iso
 from bench.runner.local import LocalSession
-from bench.runner.measure import Policy
 
 # Enough samples for a stable median of long calls; a ceiling is a best case, not a latency.
 POLICY = Policy(warmup_s=0.1, min_samples=5, min_time_s=0.5, max_time_s=10.0)

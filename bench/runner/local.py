@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import backends as registry
-from bench import workloads
 from bench.backends.base import Case, Prepared
-from bench.config import Planned
-from bench.errors import BenchError, CorrectnessError, UnsupportedCase
-from bench.records import CaseResult
+from bench.core import workloads
+from bench.core.config import Planned
+from bench.core.errors import BenchError, CorrectnessError, UnsupportedCase
+from bench.core.policy import Policy
+from bench.core.records import CaseResult
+from bench.core.stats import summarize, warnings_for
 from bench.runner.clock import Clock, perf_ns, wall_iso
-from bench.runner.measure import Fence, Measurement, Policy, measure
-from bench.stats import summarize, warnings_for
+from bench.runner.measure import Fence, Measurement, measure
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.core.policy import Policy
 from bench.runner.clock import clock_cost_ns, clock_resolution_ns, perf_ns
-from bench.runner.measure import Policy, measure
+from bench.runner.measure import measure
 
 BUSY_WAITS_S = (10e-6, 1e-3, 100e-3)
 

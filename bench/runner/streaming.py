@@ -17,13 +17,14 @@ import numpy as np
 import psutil
 
 from bench import backends as registry
-from bench import chat, chat_metrics
-from bench.backends.wire import RequestFailed, event_loop_factory
-from bench.chat import ChatCase, Load, Prompt
-from bench.errors import BackendError, BackendUnavailable, BenchError, ConfigError
-from bench.records import CaseResult, RequestRecord
+from bench.core.errors import BackendError, BackendUnavailable, BenchError, ConfigError
+from bench.core.records import CaseResult, RequestRecord
+from bench.core.stats import warnings_for
+from bench.remote import chat
+from bench.remote import metrics as chat_metrics
+from bench.remote.chat import ChatCase, Load, Prompt
+from bench.remote.wire import RequestFailed, event_loop_factory
 from bench.runner.clock import Clock, perf_ns, wall_iso
-from bench.stats import warnings_for
 
 _LAG_PERIOD_S = 0.01  # 100 probes a second: each wake-up costs CPU on an idle client
 _RSS_EVERY = 50  # lag probes between memory samples (0.5 s)

@@ -8,16 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.backends.cerebras import CerebrasBackend
-from bench.sse import Event
-from bench.synthetic import Script, running
+from bench.remote.cerebras import CerebrasBackend
+from bench.remote.server import Script, running
+from bench.remote.sse import Event
+from bench.runner.clock import perf_ns
 from tests.chat_helpers import run_chat
 
 
 @pytest.fixture(scope="module")
 def cerebras_style() -> Iterator[str]:
     script = Script(ttft_s=0.03, itl_s=0.002, tokens=8, queue_s=0.005, style="cerebras")
-    with running(script) as srv:
+    with running(script, clock=perf_ns) as srv:
         yield f"http://127.0.0.1:{srv.port}/v1"
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bench import backends as registry
-from bench import workloads
-from bench.config import Planned
+from bench.core import workloads
+from bench.core.config import Planned
+from bench.core.policy import Policy
 from bench.runner.local import matched_inputs, run_case
-from bench.runner.measure import Policy
 from tests.conftest import skip_or_fail_gpu
 
 pytestmark = pytest.mark.gpu

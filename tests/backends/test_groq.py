@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.backends.groq import GroqBackend
-from bench.errors import ConfigError
-from bench.sse import Event
-from bench.synthetic import Script, running
+from bench.core.errors import ConfigError
+from bench.remote.groq import GroqBackend
+from bench.remote.server import Script, running
+from bench.remote.sse import Event
+from bench.runner.clock import perf_ns
 from tests.chat_helpers import run_chat
 
 _FINAL = {
@@ -30,7 +31,7 @@ _FINAL = {
 @pytest.fixture(scope="module")
 def groq_style() -> Iterator[str]:
     script = Script(ttft_s=0.03, itl_s=0.002, tokens=8, queue_s=0.01, style="groq")
-    with running(script) as srv:
+    with running(script, clock=perf_ns) as srv:
         yield f"http://127.0.0.1:{srv.port}/v1"
 
 

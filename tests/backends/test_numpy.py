@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from bench import workloads
 from bench.backends.base import Case, Prepared
 from bench.backends.numpy_backend import NumpyBackend, blas_info
-from bench.config import Planned
-from bench.records import CaseResult
+from bench.core import workloads
+from bench.core.config import Planned
+from bench.core.policy import Policy
+from bench.core.records import CaseResult
 from bench.runner.local import matched_inputs, run_case
-from bench.runner.measure import Policy
 
 SHORT = Policy(warmup_s=0.005, min_samples=5, min_time_s=0.02, max_time_s=2.0)
 TINY_LM = Path(__file__).resolve().parents[2] / "configs" / "models" / "tiny_lm.onnx"

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from bench import workloads
 from bench.backends.onnxruntime_backend import OnnxRuntimeBackend
-from bench.config import Planned
-from bench.errors import ConfigError
-from bench.records import CaseResult
+from bench.core import workloads
+from bench.core.config import Planned
+from bench.core.errors import ConfigError
+from bench.core.policy import Policy
+from bench.core.records import CaseResult
 from bench.runner.local import matched_inputs, run_case
-from bench.runner.measure import Policy
 
 SHORT = Policy(warmup_s=0.005, min_samples=5, min_time_s=0.02, max_time_s=2.0)
 TINY_LM = Path(__file__).resolve().parents[2] / "configs" / "models" / "tiny_lm.onnx"

@@ -9,19 +9,20 @@ import pytest
 
 from bench import backends as registry
 from bench.backends.base import Availability
-from bench.backends.openai import OpenAIBackend
-from bench.backends.wire import Response
-from bench.errors import ConfigError, UnsupportedCase
+from bench.core.errors import ConfigError, UnsupportedCase
+from bench.remote.openai import OpenAIBackend
+from bench.remote.server import Script, running
+from bench.remote.sse import Event
+from bench.remote.wire import Response
+from bench.runner.clock import perf_ns
 from bench.runner.streaming import run_async
-from bench.sse import Event
-from bench.synthetic import Script, running
 
 KEY = "sk-accelbench-test-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with running(Script(ttft_s=0.005, itl_s=0.001, tokens=8, models=("m-1", "m-2"))) as srv:
+    with running(Script(ttft_s=0.005, itl_s=0.001, tokens=8, models=("m-1", "m-2")), clock=perf_ns) as srv:
         yield f"http://127.0.0.1:{srv.port}/v1"
 
 

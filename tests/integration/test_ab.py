@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bench import config as configmod
-from bench import gate_eval, interop, store
+from bench.app import gate_eval
 from bench.cli import main
-from bench.errors import ConfigError
-from bench.gate import GatePolicy, Verdict
-from bench.records import CaseResult, RunRecord, to_dict
+from bench.core import config as configmod
+from bench.core import store
+from bench.core.errors import ConfigError
+from bench.core.records import CaseResult, RunRecord, to_dict
+from bench.gate import interop
+from bench.gate.decide import GatePolicy, Verdict
 from bench.runner import ab
 
 SUITE = """

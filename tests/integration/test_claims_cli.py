@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bench import claims, fingerprint, geo, records, store, workloads
+from bench.claims import geo
+from bench.claims import registry as claims
 from bench.cli import main
-from bench.config import Planned
+from bench.core import fingerprint, records, store, workloads
+from bench.core.config import Planned
 from bench.runner.calibrate import QUICK_POLICY
-from bench.runner.clock import wall_iso
+from bench.runner.clock import perf_ns, wall_iso
 from bench.runner.local import LocalSession
 
 TINY = (
@@ -173,9 +175,9 @@ def test_copy_workload_is_a_real_copy():
 
 def test_a_synthetic_endpoint_run_feeds_the_reach_server_time(tmp_path):
     """A real streaming run against the synthetic server, read by the remote adapter."""
-    synthetic = pytest.importorskip("bench.synthetic")
+    synthetic = pytest.importorskip("bench.remote.server")
     script = synthetic.Script(ttft_s=0.02, itl_s=0.001, tokens=16, queue_s=0.005, style="groq")
-    with synthetic.running(script) as server:
+    with synthetic.running(script, clock=perf_ns) as server:
         config = tmp_path / "synthetic.toml"
         config.write_text(
             f"""

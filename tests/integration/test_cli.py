@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bench import backends as registry
-from bench import config as configmod
-from bench import records, store, workloads
 from bench.backends.base import Case, Prepared
 from bench.backends.numpy_backend import NumpyBackend
 from bench.cli import build_suite, main
+from bench.core import config as configmod
+from bench.core import records, store, workloads
+from bench.core.stats import summarize
 from bench.runner import local
-from bench.stats import summarize
 
 SHIPPED_WORKLOADS = [
     "gemm",

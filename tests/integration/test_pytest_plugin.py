@@ -10,7 +10,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 TEST_FILE = """
-from bench.runner.measure import Policy
+from bench.core.policy import Policy
 
 SHORT = Policy(warmup_s=0.005, min_samples=5, min_time_s=0.02)
 

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.synthetic import Script, running
+from bench.remote.server import Script, running
+from bench.runner.clock import perf_ns
 from tests.chat_helpers import served
 
 KEY = "sk-accelbench-never-0123456789abcdef"
@@ -18,14 +19,14 @@ KEY = "sk-accelbench-never-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    with running(Script(ttft_s=0.005, itl_s=0.001, tokens=8)) as srv:
+    with running(Script(ttft_s=0.005, itl_s=0.001, tokens=8), clock=perf_ns) as srv:
         yield f"http://127.0.0.1:{srv.port}/v1"
 
 
 @pytest.fixture(scope="module")
 def keyed() -> Iterator[str]:
     """A server that wants the bearer key KEY (and answers 401 to anything else)."""
-    with running(Script(ttft_s=0.005, itl_s=0.001, tokens=8), api_key=KEY) as srv:
+    with running(Script(ttft_s=0.005, itl_s=0.001, tokens=8), api_key=KEY, clock=perf_ns) as srv:
         yield f"http://127.0.0.1:{srv.port}/v1"
 
 

@@ -8,15 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench import accuracy, store
+from bench.core import store
+from bench.remote import accuracy
+from bench.remote.server import Script, running
+from bench.runner.clock import perf_ns
 from bench.runner.streaming import fetch_log
-from bench.synthetic import Script, running
 from tests.chat_helpers import run_chat, served
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    with running(Script(ttft_s=0.01, itl_s=0.001, tokens=16)) as srv:
+    with running(Script(ttft_s=0.01, itl_s=0.001, tokens=16), clock=perf_ns) as srv:
         yield f"http://127.0.0.1:{srv.port}/v1"
 
 
@@ -147,7 +149,7 @@ def test_rate_mode_latency_counts_from_the_schedule(url: str) -> None:
 
 
 def test_results_with_requests_round_trip_through_the_store(url: str, tmp_path) -> None:
-    from bench.records import RunRecord
+    from bench.core.records import RunRecord
 
     case = _only(run_chat(url, load={"requests": 3}))
     path = store.save(RunRecord("r1", "t", {}, {}, cases=(case,)), tmp_path / "r1.json")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import chat
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
+from bench.remote import chat
 from bench.runner.streaming import arrival_gaps
 
 _PARAMS = chat.resolve(chat.CHAT_PARAMS, {}, "test")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench import chat_metrics as cm
-from bench.backends.openai import StreamContent
-from bench.backends.wire import RequestFailed
-from bench.chat import Load
-from bench.records import RequestRecord
+from bench.core.records import RequestRecord
+from bench.remote import metrics as cm
+from bench.remote.chat import Load
+from bench.remote.openai import StreamContent
+from bench.remote.wire import RequestFailed
 
 MS = 1_000_000  # ns
 

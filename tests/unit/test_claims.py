@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import claims, verdicts
-from bench.ceilings import Ceiling, bound_of, fraction_of_ceiling
-from bench.errors import ConfigError
-from bench.evidence import Evidence, RemoteObservation, remote_observation
-from bench.records import CaseResult
+from bench.claims import registry as claims
+from bench.claims import verdicts
+from bench.claims.ceilings import Ceiling, bound_of, fraction_of_ceiling
+from bench.claims.evidence import Evidence, RemoteObservation, remote_observation
+from bench.core.errors import ConfigError
+from bench.core.records import CaseResult
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "configs" / "claims.toml"
@@ -331,9 +332,9 @@ def test_ceiling_rows_compare_a_matching_device_only(reg):
 
 
 def test_decoder_cases_at_llama_shapes_become_projections(reg):
-    from bench import evidence
-    from bench.records import RunRecord
-    from bench.stats import summarize
+    from bench.claims import evidence
+    from bench.core.records import RunRecord
+    from bench.core.stats import summarize
     from kernels import decoder
 
     params = {**decoder.PRESETS["llama-3.1-8b"], "batch": 1, "dtype": "float16"}
@@ -365,7 +366,7 @@ def test_decoder_cases_at_llama_shapes_become_projections(reg):
 
 
 def test_reach_verdict_subtracts_only_groqs_own_server_time(reg):
-    from bench import geo
+    from bench.claims import geo
 
     places = [
         geo.City("Riyadh", "SA", 24.69, 46.72, 5e6),

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from bench import config, workloads
-from bench.config import CaseSpec, expand, load, parse
-from bench.errors import ConfigError
-from bench.runner.measure import QUICK, Policy
+from bench.core import config, workloads
+from bench.core.config import CaseSpec, expand, load, parse
+from bench.core.errors import ConfigError
+from bench.core.policy import QUICK, Policy
 
 SRC = "suite.toml"
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from bench.errors import ConfigError
-from bench.workloads import Params, relative_error, seeded_inputs
+from bench.core.errors import ConfigError
+from bench.core.workloads import Params, relative_error, seeded_inputs
 from kernels import decoder
 from kernels.decoder import SPEC
 

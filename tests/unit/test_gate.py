@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from bench import gate, stats
-from bench.errors import ConfigError
-from bench.gate import Estimate, GatePolicy, Verdict
-from bench.records import CaseResult, RunRecord
+from bench.core import stats
+from bench.core.errors import ConfigError
+from bench.core.records import CaseResult, RunRecord
+from bench.gate import decide as gate
+from bench.gate.decide import Estimate, GatePolicy, Verdict
 
 # --- Hodges-Lehmann and the signed-rank distribution ---
 

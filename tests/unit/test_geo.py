@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from bench import geo
-from bench.errors import ConfigError
+from bench.claims import geo
+from bench.core.errors import ConfigError
 
 R = geo.EARTH_RADIUS_KM
 

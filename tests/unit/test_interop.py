@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from pytest_benchmark.stats import Stats
 
-from bench import interop, store
-from bench.errors import ConfigError
-from bench.records import CaseResult, RunRecord
-from bench.stats import summarize
+from bench.core import store
+from bench.core.errors import ConfigError
+from bench.core.records import CaseResult, RunRecord
+from bench.core.stats import summarize
+from bench.gate import interop
 
 FP = {
     "cpu": {"model": "Test CPU 9000", "arch": "x86_64", "logical_cores": 2},

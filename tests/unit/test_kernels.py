@@ -9,8 +9,8 @@ import onnxruntime
 import pytest
 from onnxruntime.capi.onnxruntime_pybind11_state import NotImplemented as OrtNotImplemented
 
-from bench.errors import ConfigError
-from bench.workloads import DTYPES, WorkloadSpec, get, relative_error, seeded_inputs
+from bench.core.errors import ConfigError
+from bench.core.workloads import DTYPES, WorkloadSpec, get, relative_error, seeded_inputs
 
 # (case id, workload, small params); attention runs both with and without the causal mask.
 SMALL: list[tuple[str, str, dict[str, Any]]] = [

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.runner.measure import Fence, Policy, calibrate, measure, timed_sample, warm_up
+from bench.core.policy import Policy
+from bench.runner.measure import Fence, calibrate, measure, timed_sample, warm_up
 
 CALL_NS = 1000
 

@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from bench.errors import ConfigError
-from bench.workloads import Params, get, seeded_inputs
+from bench.core.errors import ConfigError
+from bench.core.workloads import Params, get, seeded_inputs
 from kernels.onnx_model import SPEC, InputSpec, signature
 from tests.fixtures_onnx import build_tiny_lm, tiny_lm
 

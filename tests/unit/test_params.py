@@ -8,9 +8,9 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from bench import workloads
-from bench.errors import ConfigError
-from bench.workloads import DTYPES, Param, relative_error
+from bench.core import workloads
+from bench.core.errors import ConfigError
+from bench.core.workloads import DTYPES, Param, relative_error
 
 SIZE = Param("m", 512, int, "rows", minimum=1)
 FLAG = Param("causal", False, bool)

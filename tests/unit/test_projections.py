@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench import projections as P
-from bench.errors import ConfigError
+from bench.claims import projections as P
+from bench.core.errors import ConfigError
 
 # Llama 3.1 8B by hand: per layer 2 norms + wq + wk + wv + wo + 3 FFN matrices.
 LAYER_8B = 2 * 4096 + 4096 * 4096 + 2 * 4096 * 1024 + 4096 * 4096 + 3 * 4096 * 14336

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import records, store
-from bench.errors import BenchError, ConfigError, SchemaVersionError
-from bench.records import SCHEMA_VERSION, CaseResult, RunRecord
-from bench.stats import summarize
+from bench.core import records, store
+from bench.core.errors import BenchError, ConfigError, SchemaVersionError
+from bench.core.records import SCHEMA_VERSION, CaseResult, RunRecord
+from bench.core.stats import summarize
 
 SAMPLE_NS = (1_024_000, 1_030_400, 1_019_900, 1_100_000, 1_024_512, 1_026_000, 1_021_300)
 LOOPS = 4

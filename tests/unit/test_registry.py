@@ -12,13 +12,13 @@ from typing import Any, ClassVar
 import pytest
 
 from bench import backends as registry
-from bench import workloads
 from bench.backends.base import Availability, Backend, BackendInfo, Case, Prepared
 from bench.backends.null import NullBackend
-from bench.config import Planned
-from bench.errors import BackendError, ConfigError
+from bench.core import workloads
+from bench.core.config import Planned
+from bench.core.errors import BackendError, ConfigError
+from bench.core.policy import Policy
 from bench.runner.local import matched_inputs, run_case
-from bench.runner.measure import Policy
 
 BUILT_IN = ["null", "numpy", "onnxruntime", "onnxruntime-cuda", "onnxruntime-tensorrt"]
 BACKEND_MODULES = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from bench.sse import Decoder, Event, decode
+from bench.remote.sse import Decoder, Event, decode
 
 
 def test_one_event_per_read_keeps_each_reads_stamp() -> None:

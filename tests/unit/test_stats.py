@@ -1,4 +1,4 @@
-"""bench.stats against hand-computed answers: summaries, confidence intervals, cautions."""
+"""bench.core.stats against hand-computed answers: summaries, confidence intervals, cautions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from bench.stats import (
+from bench.core.stats import (
     Summary,
     median_ci_bootstrap,
     median_ci_order,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.chat import Load
-from bench.records import RequestRecord
+from bench.core.records import RequestRecord
+from bench.remote.chat import Load
 from bench.runner.streaming import RealtimeOffset, RunState, StampSink
 
 

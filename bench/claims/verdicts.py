@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench import geo
-from bench.ceilings import (
+from bench.claims import geo
+from bench.claims.ceilings import (
     Ceiling,
     bound_of,
     device_label,
@@ -16,18 +16,8 @@ from bench.ceilings import (
     is_calibration,
     machine_peak,
 )
-from bench.claims import (
-    PRECISION_OF_DTYPE,
-    Entry,
-    Registry,
-    Verdict,
-    VerdictPolicy,
-    datasheet_ceilings,
-    ratio,
-    verdict_for,
-)
-from bench.evidence import Evidence, RemoteObservation, reproduce_command, same_model
-from bench.projections import (
+from bench.claims.evidence import Evidence, RemoteObservation, reproduce_command, same_model
+from bench.claims.projections import (
     Capacity,
     CapacityAssumptions,
     DecoderProjection,
@@ -37,7 +27,17 @@ from bench.projections import (
     equivalence,
     project_decoder,
 )
-from bench.records import CaseResult, RunRecord
+from bench.claims.registry import (
+    PRECISION_OF_DTYPE,
+    Entry,
+    Registry,
+    Verdict,
+    VerdictPolicy,
+    datasheet_ceilings,
+    ratio,
+    verdict_for,
+)
+from bench.core.records import CaseResult, RunRecord
 
 COMMANDS = {
     "groq": "GROQ_API_KEY=... accelbench run configs/groq.toml",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 from kernels import decoder
 
 

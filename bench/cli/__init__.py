@@ -20,11 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench import backends as registry
-from bench import config as configmod
-from bench import fingerprint, records, store, workloads
-from bench.errors import BenchError, ConfigError
+from bench.core import config as configmod
+from bench.core import fingerprint, records, store, workloads
+from bench.core.errors import BenchError, ConfigError
 from bench.report import table as report
-from bench.runner.clock import new_run_id, wall_iso
+from bench.runner.clock import new_run_id, perf_ns, wall_iso
 from bench.runner.local import LocalSession
 
 # Logs and pipes get a wide page: an 80-column default would fold every table row.
@@ -445,7 +445,7 @@ def selfcheck_cmd(gemm_size: int) -> None:
 
 def claims_registry(path: Path | None) -> Any:
     """configs/claims.toml (here, or beside the package), or the --registry file."""
-    from bench import claims
+    from bench.claims import registry as claims
 
     candidates = (
         [path] if path else [Path("configs/claims.toml"), PROJECT_ROOT / "configs/claims.toml"]
@@ -504,10 +504,10 @@ def calibrate_cmd(
     out_dir: Path,
 ) -> None:
     """Measure this machine's ceilings: large GEMM per dtype, STREAM copy and triad."""
-    from bench.ceilings import ceilings_from_record
+    from bench.claims.ceilings import ceilings_from_record
+    from bench.claims.verdicts import case_fractions, ceiling_checks
     from bench.report import claims as claims_report
     from bench.runner import calibrate
-    from bench.verdicts import case_fractions, ceiling_checks
 
     for dtype in dtypes:
         if dtype not in workloads.DTYPES:
@@ -539,15 +539,15 @@ def reach_budget_from(
     reg: Any, budget_ms: float, round_trip: bool, fibre: float | None, server_ms: float
 ) -> Any:
     """The budget; the route factor is set per row of the study."""
-    from bench import geo
-    from bench.verdicts import fibre_km_per_ms
+    from bench.claims import geo
+    from bench.claims.verdicts import fibre_km_per_ms
 
     speed = fibre if fibre is not None else fibre_km_per_ms(reg)
     return geo.LatencyBudget(budget_ms, round_trip, speed, 1.0, server_ms)
 
 
 def reach_site(gaz: Any, site: str, lat: float | None, lon: float | None) -> Any:
-    from bench import geo
+    from bench.claims import geo
 
     if (lat is None) != (lon is None):
         raise ConfigError("--lat and --lon go together")
@@ -599,7 +599,7 @@ def reach_cmd(
     as_json: bool,
 ) -> None:
     """How many people live within a latency budget of a site (the Groq Riyadh claim)."""
-    from bench import geo, verdicts
+    from bench.claims import geo, verdicts
     from bench.report import claims as claims_report
 
     reg = claims_registry(registry_path)
@@ -697,7 +697,7 @@ def claims_cmd(
     **assume: Any,
 ) -> None:
     """Hold the vendor claims in configs/claims.toml against stored RESULTS."""
-    from bench import evidence, geo, verdicts
+    from bench.claims import evidence, geo, verdicts
 
     reg = claims_registry(registry_path)
     if check:
@@ -724,9 +724,9 @@ def claims_cmd(
 
 
 def claims_assumptions(reg: Any, o: dict[str, Any]) -> Any:
-    from bench import geo
-    from bench.projections import CapacityAssumptions
-    from bench.verdicts import Assumptions, fibre_km_per_ms
+    from bench.claims import geo
+    from bench.claims.projections import CapacityAssumptions
+    from bench.claims.verdicts import Assumptions, fibre_km_per_ms
 
     reg.device(o["gpu"])  # an unknown device id fails here, with the known ones
     fibre = o["fibre_km_per_ms"] or fibre_km_per_ms(reg)
@@ -794,7 +794,7 @@ def gate_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def gate_policy(table: dict[str, Any], where: str, **flags: Any) -> Any:
-    from bench import gate
+    from bench.gate import decide as gate
 
     base = gate.make_policy(table, where)
     return gate.make_policy({k: v for k, v in flags.items() if v is not None}, "command line", base)
@@ -851,7 +851,8 @@ def compare_cmd(
     the suite's geometric mean; fingerprint differences. Exit 0 pass, 1 regression, 2 error,
     3 inconclusive. Two stored runs are weak evidence: `accelbench ab` is the sound gate.
     """
-    from bench import gate, interop
+    from bench.gate import decide as gate
+    from bench.gate import interop
 
     policy = gate_policy(gate_config_table(gate_config), f"{gate_config}: [gate]", **flags)
     result = gate.compare_runs(interop.load_any(base), interop.load_any(results), policy)
@@ -989,7 +990,7 @@ def ab_cmd(config: Path | None, out_format: str, markdown_out: Path | None, **op
 @handle_errors
 def export_cmd(results: Path, out_format: str, output: Path | None) -> None:
     """Export a stored run as pytest-benchmark JSON (for `pytest-benchmark compare`, dashboards)."""
-    from bench import interop
+    from bench.gate import interop
 
     doc = interop.export_run(store.load(results))
     if output is None:
@@ -1030,7 +1031,7 @@ def gate_eval_cmd(
 ) -> None:
     """Prove the gate on this machine: A/A false failures, injected-slowdown detection,
     and pytest-benchmark's compare-fail rule on the same samples, with wall times."""
-    from bench import gate_eval
+    from bench.app import gate_eval
     from bench.report import compare as compare_report
 
     planned, policy, blocks, settings = gate_eval.load(config)
@@ -1062,7 +1063,7 @@ def gate_eval_cmd(
 
 
 def is_chat_run(configs: Sequence[Path], workload: str | None) -> bool:
-    from bench import chat
+    from bench.remote import chat
 
     if workload == chat.WORKLOAD:
         return True
@@ -1076,7 +1077,7 @@ def chat_suite(
     bopts: dict[str, list[str]],
 ) -> Any:
     """A chat suite from a file, or from `-w chat` with -p (workload and load params alike)."""
-    from bench import chat
+    from bench.remote import chat
 
     if configs:
         data, source = chat.read_toml(configs[0]), str(configs[0])
@@ -1220,7 +1221,7 @@ def serve_synthetic_cmd(
     host: str, port: int, log_path: Path | None, duration_s: float, **opts: Any
 ) -> None:
     """Serve a synthetic OpenAI-compatible streaming endpoint (for checks and tests; no key needed)."""
-    from bench import synthetic
+    from bench.remote import server as synthetic
 
     ms = 1e-3
     script = synthetic.Script(
@@ -1230,7 +1231,7 @@ def serve_synthetic_cmd(
         fault=opts["fault"], fault_every=opts["fault_every"], retry_after_s=opts["retry_after_s"],
         models=tuple(opts["models"]) or ("synthetic-1",), seed=opts["seed"],
     )  # fmt: skip
-    server = synthetic.SyntheticServer(script)
+    server = synthetic.SyntheticServer(script, None, clock=perf_ns)
 
     def ready() -> None:
         click.echo(f"listening on http://{host}:{server.port}/v1", nl=True)
@@ -1263,7 +1264,7 @@ def serve_synthetic_cmd(
 @handle_errors
 def synthetic_accuracy_cmd(results: Path, log_path: Path | None, server: str) -> None:
     """The client's timing error: a run's stamps against the synthetic server's log of each send."""
-    from bench import accuracy
+    from bench.remote import accuracy
     from bench.runner import streaming
 
     log = (

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bench.errors import SchemaVersionError
-from bench.stats import Summary, summarize
+from bench.core.errors import SchemaVersionError
+from bench.core.stats import Summary, summarize
 
+CALIBRATION_KIND = "calibration"  # config["kind"] of a calibrate run
 SCHEMA_VERSION = 1
 Status = Literal["ok", "failed", "unsupported"]
 Scenario = Literal["latency", "throughput"]

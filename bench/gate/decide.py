@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bench import stats
-from bench.errors import ConfigError
-from bench.records import CaseResult, RunRecord
+from bench.core import stats
+from bench.core.errors import ConfigError
+from bench.core.records import CaseResult, RunRecord
 
 Method = Literal["exact", "bootstrap"]
 METHODS: tuple[Method, ...] = ("exact", "bootstrap")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from bench.backends.cerebras import cerebras_timings
-from bench.backends.groq import groq_timings, groq_usage
-from bench.backends.openai import OpenAIBackend, remote_options
-from bench.workloads import Param
+from bench.core.workloads import Param
+from bench.remote.cerebras import cerebras_timings
+from bench.remote.groq import groq_timings, groq_usage
+from bench.remote.openai import OpenAIBackend, remote_options
 
 
 class SyntheticBackend(OpenAIBackend):

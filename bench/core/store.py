@@ -7,8 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench.errors import BenchError, ConfigError
-from bench.records import RunRecord, from_dict, to_dict
+from bench.core.errors import BenchError, ConfigError
+from bench.core.records import RunRecord, from_dict, to_dict
 
 DEFAULT_DIR = Path("results")
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.ceilings import Ceiling, ceilings_from_record, device_label, is_calibration
-from bench.projections import LayerTiming
-from bench.records import CaseResult, RunRecord
+from bench.claims.ceilings import Ceiling, ceilings_from_record, device_label, is_calibration
+from bench.claims.projections import LayerTiming
+from bench.core.records import CaseResult, RunRecord
 from kernels import decoder
 
 REMOTE_VENDORS = ("groq", "cerebras", "openai", "synthetic")

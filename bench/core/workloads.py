@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 Params = Mapping[str, Any]
 Arrays = dict[str, np.ndarray]

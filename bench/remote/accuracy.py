@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import BenchError
-from bench.records import CaseResult
+from bench.core.errors import BenchError
+from bench.core.records import CaseResult
 
 
 @dataclass(frozen=True)

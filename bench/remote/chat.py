@@ -12,8 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from bench.errors import ConfigError
-from bench.workloads import Param
+from bench.core.errors import ConfigError
+from bench.core.workloads import Param
 
 WORKLOAD = "chat"
 Scenario = Literal["concurrency", "rate", "sweep"]

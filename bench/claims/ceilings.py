@@ -6,12 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bench.records import CaseResult, RunRecord
+from bench.core.records import CALIBRATION_KIND, CaseResult, RunRecord
 
 CeilingKind = Literal["matrix", "memory"]
 MATRIX_WORKLOADS = ("gemm",)
 MEMORY_WORKLOADS = ("copy", "triad")
-CALIBRATION_KIND = "calibration"
 
 
 @dataclass(frozen=True)

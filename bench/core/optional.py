@@ -3,7 +3,7 @@
 import importlib
 from types import ModuleType
 
-from bench.errors import MissingExtra
+from bench.core.errors import MissingExtra
 
 
 def require(module: str, extra: str) -> ModuleType:

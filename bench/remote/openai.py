@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, ClassVar
 
-from bench.backends import wire
 from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options
-from bench.errors import BackendError, UnsupportedCase
-from bench.sse import Decoder, Event
-from bench.workloads import Param
+from bench.core.errors import BackendError, UnsupportedCase
+from bench.core.workloads import Param
+from bench.remote import wire
+from bench.remote.sse import Decoder, Event
 
 try:  # orjson parses a chunk ~3x faster than json; optional, the result is the same
     from orjson import loads as _loads

@@ -1,10 +1,9 @@
 """A synthetic OpenAI-compatible streaming server with scripted timing, faults and a send log."""
 
-# This module is a server, not the harness: it reads the clock to log when it sent each event
-# (the ground truth that client accuracy is checked against). Those reads go through
-# bench.runner.clock.perf_ns, so server and client stamp with the same CLOCK_MONOTONIC, and its
-# pacing uses the event loop's own timer (loop.call_at, one _Ticker); no other code outside bench/runner/
-# reads a clock.
+# This module is a server, not the harness: it logs when it sent each event (the ground truth
+# that client accuracy is checked against) and paces its sends, both on a clock it is handed
+# (bench.runner.clock.perf_ns from the caller), so server and client stamp with the same
+# CLOCK_MONOTONIC and no code outside bench/runner/ reads a clock.
 
 from __future__ import annotations
 
@@ -14,14 +13,13 @@ import heapq
 import json
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bench.backends.wire import event_loop_factory
-from bench.errors import ConfigError
-from bench.runner.clock import perf_ns
+from bench.core.errors import ConfigError
+from bench.remote.wire import event_loop_factory
 
 Fault = Literal["none", "401", "429", "500", "cut", "malformed", "in_stream_error", "hang", "stall"]
 FAULTS: tuple[str, ...] = Fault.__args__  # type: ignore[attr-defined]
@@ -139,8 +137,8 @@ class _Ticker:
     is never sent before its time; a timer that fires early is simply re-armed.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop, self.heap, self.seq = loop, [], 0
+    def __init__(self, loop: asyncio.AbstractEventLoop, clock: Callable[[], int]) -> None:
+        self.loop, self.clock, self.heap, self.seq = loop, clock, [], 0
         self.handle: asyncio.TimerHandle | None = None
         self.next_ns = 1 << 62
 
@@ -153,12 +151,12 @@ class _Ticker:
     def _arm(self, due_ns: int) -> None:
         if self.handle is not None:
             self.handle.cancel()
-        delay = max(0.0, (due_ns - perf_ns()) / 1e9)
+        delay = max(0.0, (due_ns - self.clock()) / 1e9)
         self.next_ns, self.handle = due_ns, self.loop.call_later(delay, self._tick)
 
     def _tick(self) -> None:
         self.handle, self.next_ns = None, 1 << 62
-        heap, now = self.heap, perf_ns()
+        heap, now = self.heap, self.clock()
         while heap and heap[0][0] <= now:
             stream = heapq.heappop(heap)[2]
             if stream.live:
@@ -189,7 +187,7 @@ class _Stream:
         self.prompt_tokens = prompt_tokens(body)
         self.k, self.live = 0, True
         self.frames: dict[int, bytes] = {}
-        self.log = LogEntry(rid, perf_ns(), [], [])
+        self.log = LogEntry(rid, conn.server.clock(), [], [])
 
     def start(self) -> None:
         self.t0 = self.log.recv_ns  # due times count from the request's arrival
@@ -213,7 +211,7 @@ class _Stream:
     def _send(self, data: bytes, content: bool) -> None:
         # Stamped as the event is handed to the kernel: on loopback the receiver's kernel
         # stamps it inside this very write.
-        self.log.send_ns.append(perf_ns())
+        self.log.send_ns.append(self.conn.server.clock())
         self.conn.transport.write(data)
         self.log.content.append(content)
 
@@ -350,8 +348,11 @@ class _Conn(asyncio.Protocol):
 class SyntheticServer:
     """Routes requests, keeps the send log; serve it with start() or running()."""
 
-    def __init__(self, script: Script | None = None, api_key: str | None = None) -> None:
+    def __init__(
+        self, script: Script | None, api_key: str | None, *, clock: Callable[[], int]
+    ) -> None:
         self.script = check(script or Script())
+        self.clock = clock  # perf_counter_ns-like: the same clock as the client's stamps
         self.api_key = api_key  # when set, requests without this bearer key get a 401
         self.rng = random.Random(self.script.seed)
         self.requests = 0
@@ -363,7 +364,7 @@ class SyntheticServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         loop = asyncio.get_running_loop()
-        self.ticker = _Ticker(loop)
+        self.ticker = _Ticker(loop, self.clock)
         self._server = await loop.create_server(lambda: _Conn(self), host, port, backlog=4096)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
@@ -501,10 +502,14 @@ def serve(
 
 @contextmanager
 def running(
-    script: Script | None = None, api_key: str | None = None, host: str = "127.0.0.1"
+    script: Script | None = None,
+    api_key: str | None = None,
+    host: str = "127.0.0.1",
+    *,
+    clock: Callable[[], int],
 ) -> Iterator[SyntheticServer]:
     """A server on its own loop in a background thread (for tests and in-process checks)."""
-    server = SyntheticServer(script, api_key)
+    server = SyntheticServer(script, api_key, clock=clock)
     loop = event_loop_factory()()
     stop = asyncio.Event()
     ready = threading.Event()

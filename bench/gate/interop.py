@@ -9,10 +9,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import store
-from bench.errors import BenchError, ConfigError
-from bench.records import SCHEMA_VERSION, CaseResult, RunRecord
-from bench.stats import summarize
+from bench.core import store
+from bench.core.errors import BenchError, ConfigError
+from bench.core.records import SCHEMA_VERSION, CaseResult, RunRecord
+from bench.core.stats import summarize
 
 # The keys pytest-benchmark writes (plugin.pytest_benchmark_generate_json) and reads back.
 TOP_KEYS = ("machine_info", "commit_info", "benchmarks", "datetime", "version")

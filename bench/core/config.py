@@ -11,9 +11,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bench import workloads
-from bench.errors import ConfigError
-from bench.runner.measure import QUICK, Policy
+from bench.core import workloads
+from bench.core.errors import ConfigError
+from bench.core.policy import QUICK, Policy
 
 SCENARIOS = ("latency", "throughput")
 _RUN_KEYS = {"scenario", "seed", "backends", "input_sets", "name"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from bench.backends.openai import OpenAIBackend, remote_options, timings_from
-from bench.workloads import Param
+from bench.core.workloads import Param
+from bench.remote.openai import OpenAIBackend, remote_options, timings_from
 
 
 def cerebras_timings(obj: Mapping[str, Any]) -> dict[str, float]:

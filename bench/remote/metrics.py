@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.backends.openai import StreamContent
-from bench.backends.wire import RequestFailed
-from bench.chat import Load
-from bench.records import RequestRecord, StreamSummary
-from bench.stats import CONFIDENCE, Summary, median_ci_order, summarize
+from bench.core.records import RequestRecord, StreamSummary
+from bench.core.stats import CONFIDENCE, Summary, median_ci_order, summarize
+from bench.remote.chat import Load
+from bench.remote.openai import StreamContent
+from bench.remote.wire import RequestFailed
 
 _BOOTSTRAP_MAX = 5000  # above this many values the median's CI comes from order statistics
 

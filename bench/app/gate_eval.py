@@ -11,11 +11,12 @@ from typing import Any
 
 from scipy import stats as sps
 
-from bench import config as configmod
-from bench import gate, interop
-from bench.config import Planned
-from bench.errors import ConfigError
-from bench.gate import Verdict
+from bench.core import config as configmod
+from bench.core.config import Planned
+from bench.core.errors import ConfigError
+from bench.gate import decide as gate
+from bench.gate import interop
+from bench.gate.decide import Verdict
 from bench.runner import ab
 
 # The parameter that scales each workload's work linearly (rows, batch, length).

@@ -10,8 +10,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from bench.ceilings import Ceiling
-from bench.errors import ConfigError
+from bench.claims.ceilings import Ceiling
+from bench.core.errors import ConfigError
 
 # Each metric and the units it may be stated in; a unit's factor turns it into SI base units.
 METRICS: Mapping[str, tuple[str, ...]] = MappingProxyType(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import threadpoolctl
 
 LIBRARIES = (
     "numpy",
@@ -79,11 +80,21 @@ def git_commit() -> str | None:
     return head + ("+dirty" if dirty.strip() else "")
 
 
+def blas_info() -> list[dict[str, Any]]:
+    """BLAS libraries numpy loaded, with their thread counts (threadpoolctl)."""
+    keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
+    found = [
+        {k: info.get(k) for k in keys}
+        for info in threadpoolctl.threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+    # Load order varies with import order; a stable order keeps fingerprints comparable.
+    return sorted(found, key=lambda b: (str(b["internal_api"]), str(b["version"])))
+
+
 def collect() -> dict[str, Any]:
     """Everything a reader needs to judge whether two runs are comparable."""
     import onnxruntime
-
-    from bench.backends.numpy_backend import blas_info
 
     return {
         "cpu": cpu(),

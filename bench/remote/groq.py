@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from bench.backends.openai import OpenAIBackend, remote_options, timings_from
-from bench.errors import ConfigError
-from bench.workloads import Param
+from bench.core.errors import ConfigError
+from bench.core.workloads import Param
+from bench.remote.openai import OpenAIBackend, remote_options, timings_from
 
 _REFUSED = ("logprobs", "top_logprobs", "logit_bias")
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from bench.errors import BackendError
-from bench.optional import require
+from bench.core.errors import BackendError
+from bench.core.optional import require
 
 FailureKind = Literal[
     "http_429",
