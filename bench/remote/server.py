@@ -8,10 +8,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import heapq
 import json
 import random
+import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -488,12 +490,16 @@ async def serve_until(
 def serve(
     server: SyntheticServer, host: str, port: int, duration_s: float = 0.0, ready: Any = None
 ) -> None:
-    """Serve in the foreground until Ctrl-C (KeyboardInterrupt) or for `duration_s` seconds."""
+    """Serve in the foreground until Ctrl-C (KeyboardInterrupt), SIGTERM or for `duration_s`
+    seconds; each way ends normally, so the caller can still write the send log."""
 
     async def main() -> None:
         stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
         if duration_s > 0:
-            asyncio.get_running_loop().call_later(duration_s, stop.set)
+            loop.call_later(duration_s, stop.set)
         await serve_until(server, host, port, stop, ready)
 
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:

@@ -17,9 +17,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bench import backends as registry
+from bench.app.runs import build_suite
 from bench.backends.base import Case, Prepared
 from bench.backends.numpy_backend import NumpyBackend
-from bench.cli import build_suite, main
+from bench.cli import main
 from bench.core import config as configmod
 from bench.core import records, store, workloads
 from bench.core.stats import summarize
@@ -135,7 +136,12 @@ def test_workloads_json_lists_every_workload_with_params() -> None:
     listed = json.loads(result.output)
     by_name = {w["name"]: w for w in listed}
     assert set(SHIPPED_WORKLOADS) <= set(by_name)
-    assert [w["name"] for w in listed] == list(workloads.KERNELS)
+    assert [w["name"] for w in listed] == [*workloads.KERNELS, "chat"]
+    assert {w["where"] for w in listed if w["name"] != "chat"} == {"local"}
+    chat = by_name["chat"]
+    assert chat["where"] == "remote"
+    chat_params = {p["name"]: p["default"] for p in chat["params"]}
+    assert chat_params["max_tokens"] == 128 and chat_params["concurrency"] == 1
     gemm = by_name["gemm"]
     assert [p["name"] for p in gemm["params"]] == ["m", "n", "k", "dtype"]
     assert gemm["params"][0] == {
@@ -368,7 +374,7 @@ def test_unknown_backend_option(tmp_path: Path) -> None:
     result = invoke(
         ["run", "-w", "gemm", "-b", "numpy", "--backend-opt", "nope=1", "--out", str(tmp_path)]
     )
-    assert_usage_error(result, "--backend-opt nope: no chosen backend has option 'nope'")
+    assert_usage_error(result, "--backend-opt nope: no backend in this run has option 'nope' (known: threads)")
 
 
 # --- failures and interruptions keep what finished ---

@@ -1,0 +1,134 @@
+"""Orchestration of the gate commands: the policy from config and flags, compare, A/B blocks."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.app import runs
+from bench.app.flags import last_values
+from bench.core import config as configmod
+from bench.core.errors import ConfigError
+
+POLICY_KEYS = (
+    "tolerance", "effect_floor", "alpha", "resamples", "seed",
+    "min_blocks", "max_blocks", "block_step", "method",
+)  # fmt: skip
+
+
+def gate_tables(path: Path | None) -> dict[str, dict[str, Any]]:
+    """The [gate] and [ab] tables of a TOML file (a suite or a file with only [gate])."""
+    if path is None:
+        return {"gate": {}, "ab": {}}
+    from bench.runner import ab
+
+    return ab.load_gate_config(path)[1]
+
+
+def gate_policy(table: Mapping[str, Any], where: str, flags: Mapping[str, Any]) -> Any:
+    """The config's [gate] table, then each flag given on the command line over it."""
+    from bench.gate import decide
+
+    base = decide.make_policy(dict(table), where)
+    given = {k: v for k, v in flags.items() if v is not None}
+    return decide.make_policy(given, "command line", base)
+
+
+def compare(base: Path, results: Path, gate_config: Path | None, flags: Mapping[str, Any]) -> Any:
+    """Two stored runs (accelbench or pytest-benchmark JSON) judged under the policy."""
+    from bench.gate import decide, interop
+
+    policy = gate_policy(gate_tables(gate_config)["gate"], f"{gate_config}: [gate]", flags)
+    return decide.compare_runs(interop.load_any(base), interop.load_any(results), policy)
+
+
+@dataclass(frozen=True)
+class AbRequest:
+    config: Path | None
+    sides: Mapping[str, Any]  # a_backend, b_backend, a_opt, b_opt, a_param, b_param
+    a_cmd: str | None
+    b_cmd: str | None
+    workdir: Path | None
+    workload: str | None
+    quick: bool
+    sample_time: float | None
+    gate_config: Path | None
+    policy_flags: Mapping[str, Any]
+
+
+def _side(label: str, prefix: str, sides: Mapping[str, Any]) -> Any:
+    from bench.runner import ab
+
+    options = last_values(sides[f"{prefix}_opt"], f"--{prefix}-opt")
+    params = last_values(sides[f"{prefix}_param"], f"--{prefix}-param")
+    return ab.Side(label, sides[f"{prefix}_backend"], options, params)
+
+
+def _in_process(req: AbRequest, extra: Mapping[str, Any]) -> Any:
+    from bench.runner import ab
+
+    if req.config is None:
+        raise ConfigError("give a CONFIG suite (two configurations) or --a-cmd and --b-cmd")
+    suite, _ = ab.load_gate_config(req.config)
+    a, b = _side("A", "a", req.sides), _side("B", "b", req.sides)
+    named = [n for n in (a.backend, b.backend) if n]
+    chosen = [a.backend] if a.backend else runs.select_backends(())
+    planned = configmod.expand(suite, chosen or named, req.quick)
+    planned = [p for p in planned if req.workload in (None, p.spec.name)]
+    if not planned:
+        raise ConfigError(f"{req.config}: no case to run (workload filter {req.workload!r})")
+    pairs = ab.pair_plan(planned, a, b, suite.backend_options)
+    ab.check_available(pairs)
+    settings = ab.block_settings(extra["ab"], f"{req.config}: [ab]")
+    if req.sample_time is not None:
+        if req.sample_time <= 0:
+            raise ConfigError(f"--sample-time {req.sample_time}: must be a positive number")
+        settings = dataclasses.replace(settings, sample_time_s=req.sample_time)
+    described = (a.describe(), b.describe())
+    return ab.InProcessBlocks(pairs, settings, suite.seed, suite.input_sets, described)
+
+
+def ab_source(req: AbRequest, extra: Mapping[str, Any]) -> Any:
+    """Subprocess blocks for --a-cmd/--b-cmd, else two configurations of CONFIG's suite."""
+    from bench.runner import ab
+
+    if req.a_cmd or req.b_cmd:
+        if not (req.a_cmd and req.b_cmd):
+            raise ConfigError("--a-cmd and --b-cmd go together: give both commands")
+        workdir = req.workdir or Path("results") / f"ab-{uuid.uuid4().hex[:8]}"
+        return ab.SubprocessBlocks(req.a_cmd, req.b_cmd, workdir)
+    return _in_process(req, extra)
+
+
+def run_ab(req: AbRequest, on_block: Callable[[Any], None]) -> Any:
+    """A and B in alternating blocks until the policy decides; the outcome's gate result."""
+    from bench.runner import ab
+
+    extra = gate_tables(req.config)
+    table = gate_tables(req.gate_config)["gate"] if req.gate_config else extra["gate"]
+    where = f"{req.gate_config or req.config}: [gate]"
+    policy = gate_policy(table, where, {k: req.policy_flags.get(k) for k in POLICY_KEYS})
+    source = ab_source(req, extra)
+    try:
+        return ab.run_ab(source, policy, on_block).result
+    finally:
+        source.close()
+
+
+def gate_eval_settings(
+    config: Path | None, counts: Mapping[str, int | None]
+) -> tuple[Sequence[Any], Any, Any, Any]:
+    """The gate-eval experiment (default: the shipped gate-eval.toml): planned cases,
+    policy, block settings, decision counts."""
+    from bench.app import gate_eval
+
+    planned, policy, blocks, settings = gate_eval.load(config or runs.shipped("gate-eval.toml"))
+    given = {k: v for k, v in counts.items() if v is not None}
+    for key, value in given.items():
+        if value < 1:
+            raise ConfigError(f"--{key.split('_')[0]} {value}: must be at least 1")
+    return planned, policy, blocks, dataclasses.replace(settings, **given)

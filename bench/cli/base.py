@@ -1,0 +1,74 @@
+"""What every command shares: the consoles, the one error handler, exit codes, flag parsing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bench.core.errors import BenchError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXIT_FAILED_CASES = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+RESULTS_DIR = Path("results")  # the default --out / --results-dir, relative to the working folder
+
+
+@cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console  # rich costs ~40 ms: only commands that print pay it
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Logs and pipes get a wide page unless COLUMNS says otherwise: 80 columns fold every row.
+    return Console(stderr=stderr, width=None if stream.isatty() else _pipe_width())
+
+
+def _pipe_width() -> int:
+    import os
+
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return 150
+
+
+def out() -> Console:
+    """The console on stdout (tables, reports)."""
+    return _console(False)
+
+
+def err() -> Console:
+    """The console on stderr (progress, notes about the run, errors)."""
+    return _console(True)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def note(line: str, console: Console | None = None) -> None:
+    (console or out()).print(f"[yellow]note:[/] {escape(line)}", highlight=False)
+
+
+class BenchGroup(click.Group):
+    """The command group: every command runs inside the one error handler."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            err().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            sys.exit(EXIT_USAGE)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
