@@ -45,27 +45,19 @@ class AccelbenchFixture:
         seed: int = 0,
         input_sets: int = 1,
     ) -> Any:
-        from bench import backends as registry
-        from bench.core import workloads
-        from bench.core.config import Planned
+        from bench.app.runs import run_one
+        from bench.core.errors import BackendUnavailable
         from bench.core.policy import QUICK
-        from bench.runner.local import matched_inputs, run_case
 
         if self.result is not None:
             raise RuntimeError("the accelbench fixture runs one case per test")
-        spec = workloads.get(workload)
-        resolved = spec.resolve(params or {})
-        instance = registry.create(backend, dict(options or {}))
-        avail = instance.probe()
-        if not avail.ok:
-            pytest.skip(f"backend '{backend}' is not available: {avail.reason}")
-        planned = Planned(spec, resolved, backend, instance.options, scenario)
         try:
-            matched = matched_inputs(planned, seed, input_sets)
-            result = run_case(instance, planned, matched, policy or QUICK)
-            info = instance.describe()
-        finally:
-            instance.close()
+            result, info = run_one(
+                workload, backend, params or {}, options or {}, scenario, policy or QUICK,
+                seed, input_sets,
+            )  # fmt: skip
+        except BackendUnavailable as exc:
+            pytest.skip(str(exc))
         if result.status == "unsupported":
             pytest.skip(f"{result.case_id}: {result.reason}")
         if result.status != "ok":

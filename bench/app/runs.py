@@ -318,3 +318,32 @@ def results_path(name: Path, results_dir: Path) -> Path:
     if not runs:
         raise ConfigError(f"latest: no results file in {results_dir}/ yet; run `accelbench run`")
     return max(runs, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def run_one(
+    workload: str,
+    backend: str,
+    params: Mapping[str, Any],
+    options: Mapping[str, Any],
+    scenario: str,
+    policy: Policy,
+    seed: int = 0,
+    input_sets: int = 1,
+) -> tuple[records.CaseResult, Any]:
+    """One case measured as `run` measures it (the pytest fixture's path): the result and
+    the backend's description. An unavailable backend raises BackendUnavailable."""
+    from bench.core.errors import BackendUnavailable
+    from bench.runner.local import matched_inputs, run_case
+
+    spec = workloads.get(workload)
+    resolved = spec.resolve(dict(params))
+    instance = registry.create(backend, dict(options))
+    avail = instance.probe()
+    if not avail.ok:
+        raise BackendUnavailable(f"backend '{backend}' is not available: {avail.reason}")
+    planned = Planned(spec, resolved, backend, instance.options, scenario)
+    try:
+        matched = matched_inputs(planned, seed, input_sets)
+        return run_case(instance, planned, matched, policy), instance.describe()
+    finally:
+        instance.close()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 EXIT_FAILED_CASES = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+ARGV_KEY = "accelbench.argv"
 RESULTS_DIR = Path("results")  # the default --out / --results-dir, relative to the working folder
 
 
@@ -62,12 +63,25 @@ def note(line: str, console: Console | None = None) -> None:
 class BenchGroup(click.Group):
     """The command group: every command runs inside the one error handler."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)  # as typed: what a results file records as its command
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BenchError as exc:
             err().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(EXIT_USAGE)
+
+
+def command_line() -> str:
+    """The command that reproduces this run, as the user typed it."""
+    import shlex
+
+    ctx = click.get_current_context(silent=True)
+    argv = ctx.meta.get(ARGV_KEY) if ctx is not None else None
+    return shlex.join(["accelbench", *(sys.argv[1:] if argv is None else argv)])
 
 
 def emit_json(data: Any) -> None:

@@ -41,8 +41,7 @@ def calibrate_cmd(
     from bench.app import claims, runs
     from bench.cli.run import progress_of
 
-    flags = [*(f"-b {n}" for n in backends), *(f"--dtype {d}" for d in dtypes)]
-    command = " ".join(["accelbench calibrate", *flags, *(["--quick"] if quick else [])])
+    command = base.command_line()
     plan = claims.plan_calibration(backends, dtypes, quick, against)
     try:
         with progress_of(plan.planned) as progress:

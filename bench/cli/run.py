@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,11 +17,6 @@ from bench.core.policy import SCENARIOS
 if TYPE_CHECKING:
     from bench.app.runs import Progress, RunRequest
     from bench.core.records import RunRecord
-
-
-def command_line() -> str:
-    """The command that reproduces this run, as the user typed it."""
-    return shlex.join(["accelbench", *sys.argv[1:]])
 
 
 def print_run(record: RunRecord, path: Path) -> None:
@@ -116,7 +110,7 @@ def finish(record: RunRecord, path: Path, notes: Sequence[str] = ()) -> None:
 def _measure(req: RunRequest, out_dir: Path) -> None:
     from bench.app import chat, runs
 
-    command = command_line()
+    command = base.command_line()
     try:
         if chat.is_chat_run(req.configs, req.workload):
             chat_plan = chat.plan_chat(req)

@@ -68,10 +68,12 @@ def test_help(command):
     assert result.exit_code == 0 and "Usage" in result.output
 
 
-def test_calibration_record_holds_ceilings(calibration):
+def test_calibration_record_holds_ceilings(calibration, stored_run):
     record = store.load(calibration)
     assert record.config["kind"] == "calibration"
-    assert record.config["command"] == "accelbench calibrate -b numpy --quick"
+    # the command as typed, so it reproduces the calibration (paths included)
+    typed = f"accelbench calibrate --quick -b numpy --out {stored_run.parent} --against {stored_run}"
+    assert record.config["command"] == typed
     names = {(c.workload, c.params.get("dtype")) for c in record.cases if c.status == "ok"}
     assert {
         ("gemm", "float32"),
