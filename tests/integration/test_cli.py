@@ -343,7 +343,9 @@ def test_unknown_backend_option(tmp_path: Path) -> None:
     result = invoke(
         ["run", "-w", "gemm", "-b", "numpy", "--backend-opt", "nope=1", "--out", str(tmp_path)]
     )
-    assert_usage_error(result, "--backend-opt nope: no backend in this run has option 'nope' (known: threads)")
+    assert_usage_error(
+        result, "--backend-opt nope: no backend in this run has option 'nope' (known: threads)"
+    )
 
 
 # --- failures and interruptions keep what finished ---
