@@ -13,6 +13,16 @@ from bench.remote import chat
 from bench.runner.streaming import StreamSession
 
 FAST = {"first_byte_timeout_s": 5.0, "idle_timeout_s": 5.0, "total_timeout_s": 20.0}
+# Kernel receive stamps are put on the run's clock through a realtime offset whose bracket is
+# microseconds; this leaves room for a descheduled bracket. A wrong event is off by >= 2 ms.
+CONVERSION_SLACK_NS = 1_000_000
+
+
+def server_sends(log: dict[str, Any], response_id: str) -> tuple[int, list[int]]:
+    """From the synthetic server's own send log: (arrival, send time of each content event)."""
+    [entry] = [e for e in log["requests"] if e["id"] == response_id]
+    sends = [t for t, c in zip(entry["send_ns"], entry["content"], strict=True) if c]
+    return entry["recv_ns"], sends
 
 
 def run_chat(

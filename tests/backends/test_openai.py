@@ -22,7 +22,9 @@ KEY = "sk-accelbench-test-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with running(Script(ttft_s=0.005, itl_s=0.001, tokens=8, models=("m-1", "m-2")), clock=perf_ns) as srv:
+    with running(
+        Script(ttft_s=0.005, itl_s=0.001, tokens=8, models=("m-1", "m-2")), clock=perf_ns
+    ) as srv:
         yield f"http://127.0.0.1:{srv.port}/v1"
 
 

@@ -197,12 +197,6 @@ def test_export_feeds_pytest_benchmark_and_compare_reads_it_back(tmp_path):
     assert json.loads(result.output)["cases"][0]["estimate"]["ratio"] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("command", ["compare", "ab", "export", "gate-eval"])
-def test_help(command):
-    result = CliRunner().invoke(main, [command, "--help"])
-    assert result.exit_code == 0 and "Usage:" in result.output
-
-
 def test_gate_eval_runs_its_experiments(tmp_path):
     text = SUITE + "\n[eval]\naa_decisions = 2\nslow_decisions = 1\nslowdowns = [1.0]\n"
     cfg = _write(tmp_path, text)

@@ -62,12 +62,6 @@ def calibration(stored_run) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", ["calibrate", "claims", "reach"])
-def test_help(command):
-    result = CliRunner().invoke(main, [command, "--help"])
-    assert result.exit_code == 0 and "Usage" in result.output
-
-
 def test_calibration_record_holds_ceilings(calibration, stored_run):
     record = store.load(calibration)
     assert record.config["kind"] == "calibration"

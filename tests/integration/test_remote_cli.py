@@ -39,12 +39,6 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.mark.parametrize("command", ["models", "serve-synthetic", "synthetic-accuracy"])
-def test_help(command: str) -> None:
-    result = _run(command, "--help")
-    assert result.exit_code == 0 and "Usage:" in result.output
-
-
 def test_run_chat_from_the_command_line(url: str, tmp_path: Path) -> None:
     result = _run(
         "run", "-w", "chat", "-b", "synthetic", "-p", "requests=6", "-p", "concurrency=2",
