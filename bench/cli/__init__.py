@@ -21,7 +21,7 @@ from rich.table import Table
 
 from bench import backends as registry
 from bench.core import config as configmod
-from bench.core import fingerprint, records, store, workloads
+from bench.core import fingerprint, records, resources, store, workloads
 from bench.core.errors import BenchError, ConfigError
 from bench.report import table as report
 from bench.runner.clock import new_run_id, perf_ns, wall_iso
@@ -33,7 +33,6 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 EXIT_FAILED_CASES = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -203,10 +202,8 @@ def print_run(record: records.RunRecord, path: Path) -> None:
 
 
 def default_config() -> Path:
-    for candidate in (Path("configs/default.toml"), PROJECT_ROOT / "configs" / "default.toml"):
-        if candidate.exists():
-            return candidate
-    raise ConfigError("configs/default.toml not found: pass a CONFIG file or -w WORKLOAD")
+    """The shipped default.toml: used only when no CONFIG file (and no -w) is given."""
+    return resources.shipped("default.toml")
 
 
 def build_suite(
@@ -305,7 +302,7 @@ def run_cmd(
     target_ci: float | None,
     out_dir: Path,
 ) -> None:
-    """Run CONFIG suites (default: configs/default.toml) on every available local backend."""
+    """Run CONFIG suites (default: the shipped default.toml) on every available local backend."""
     if is_chat_run(configs, workload):  # remote chat suites: see "remote commands" below
         return run_chat(configs, workload, backends, params, bopts, out_dir)
     param_map = parse_pairs(params, "-p")
@@ -444,16 +441,12 @@ def selfcheck_cmd(gemm_size: int) -> None:
 
 
 def claims_registry(path: Path | None) -> Any:
-    """configs/claims.toml (here, or beside the package), or the --registry file."""
+    """The --registry file when given, otherwise the shipped claims.toml."""
     from bench.claims import registry as claims
 
-    candidates = (
-        [path] if path else [Path("configs/claims.toml"), PROJECT_ROOT / "configs/claims.toml"]
-    )
-    for candidate in candidates:
-        if candidate.exists():
-            return claims.load(candidate)
-    raise ConfigError(f"{candidates[0]}: no claims registry there; pass --registry FILE")
+    if path is not None and not path.is_file():
+        raise ConfigError(f"{path}: no claims registry there; pass --registry FILE")
+    return claims.load(path if path is not None else resources.shipped("claims.toml"))
 
 
 def calibration_backends(requested: Sequence[str]) -> list[str]:
@@ -1004,7 +997,6 @@ def export_cmd(results: Path, out_format: str, output: Path | None) -> None:
 @click.argument(
     "config",
     required=False,
-    default="configs/gate-eval.toml",
     type=click.Path(dir_okay=False, path_type=Path),
 )
 @click.option(
@@ -1023,18 +1015,19 @@ def export_cmd(results: Path, out_format: str, output: Path | None) -> None:
 )
 @handle_errors
 def gate_eval_cmd(
-    config: Path,
+    config: Path | None,
     aa_decisions: int | None,
     slow_decisions: int | None,
     json_out: Path | None,
     markdown_out: Path | None,
 ) -> None:
     """Prove the gate on this machine: A/A false failures, injected-slowdown detection,
-    and pytest-benchmark's compare-fail rule on the same samples, with wall times."""
+    and pytest-benchmark's compare-fail rule on the same samples, with wall times.
+    CONFIG defaults to the shipped gate-eval.toml."""
     from bench.app import gate_eval
     from bench.report import compare as compare_report
 
-    planned, policy, blocks, settings = gate_eval.load(config)
+    planned, policy, blocks, settings = gate_eval.load(config or resources.shipped("gate-eval.toml"))
     counts = {"aa_decisions": aa_decisions, "slow_decisions": slow_decisions}
     settings = dataclasses.replace(settings, **{k: v for k, v in counts.items() if v is not None})
 
