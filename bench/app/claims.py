@@ -11,7 +11,7 @@ from typing import Any
 from bench import backends as registry
 from bench.app import runs
 from bench.claims import geo
-from bench.core import records, store, workloads
+from bench.core import records, resources, store, workloads
 from bench.core.errors import ConfigError
 
 
@@ -23,7 +23,7 @@ def claims_registry(path: Path | None) -> Any:
         if not path.exists():
             raise ConfigError(f"{path}: no claims registry there; pass --registry FILE")
         return registry.load(path)
-    return registry.load(runs.shipped("claims.toml"))
+    return registry.load(resources.shipped("claims.toml"))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 from bench.app import runs
 from bench.app.flags import last_values
 from bench.core import config as configmod
+from bench.core import resources
 from bench.core.errors import ConfigError
 
 POLICY_KEYS = (
@@ -126,7 +127,7 @@ def gate_eval_settings(
     policy, block settings, decision counts."""
     from bench.app import gate_eval
 
-    planned, policy, blocks, settings = gate_eval.load(config or runs.shipped("gate-eval.toml"))
+    planned, policy, blocks, settings = gate_eval.load(config or resources.shipped("gate-eval.toml"))
     given = {k: v for k, v in counts.items() if v is not None}
     for key, value in given.items():
         if value < 1:

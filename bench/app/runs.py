@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from bench import backends as registry
 from bench.core import config as configmod
-from bench.core import fingerprint, records, store, workloads
+from bench.core import fingerprint, records, resources, store, workloads
 from bench.core.config import Planned
 from bench.core.errors import BenchError, ConfigError
 from bench.core.policy import Policy, check_policy
@@ -118,18 +118,9 @@ class LocalPlan:
     policy: Policy
 
 
-def shipped(name: str) -> Path:
-    """A file of the shipped configs/ folder (suites, the claims registry, gate-eval)."""
-    root = Path(__file__).resolve().parent.parent.parent
-    for candidate in (Path("configs") / name, root / "configs" / name):
-        if candidate.exists():
-            return candidate
-    raise ConfigError(f"configs/{name} not found: pass the file explicitly")
-
-
 def default_suite() -> Path:
-    """The shipped default suite."""
-    return shipped("default.toml")
+    """The shipped default suite (an explicit CONFIG always wins)."""
+    return resources.shipped("default.toml")
 
 
 def build_suite(

@@ -1,0 +1,1 @@
+"""The shipped suites, claims registry and model: installed as the package bench.configs."""
