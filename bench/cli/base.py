@@ -22,13 +22,18 @@ ARGV_KEY = "accelbench.argv"
 RESULTS_DIR = Path("results")  # the default --out / --results-dir, relative to the working folder
 
 
-@cache
 def _console(stderr: bool) -> Console:
-    from rich.console import Console  # rich costs ~40 ms: only commands that print pay it
-
     stream = sys.stderr if stderr else sys.stdout
     # Logs and pipes get a wide page unless COLUMNS says otherwise: 80 columns fold every row.
-    return Console(stderr=stderr, width=None if stream.isatty() else _pipe_width())
+    # Read per call (not cached once) so a later COLUMNS, or another captured stream, counts.
+    return _console_for(stderr, None if stream.isatty() else _pipe_width())
+
+
+@cache
+def _console_for(stderr: bool, width: int | None) -> Console:
+    from rich.console import Console  # rich costs ~40 ms: only commands that print pay it
+
+    return Console(stderr=stderr, width=width)
 
 
 def _pipe_width() -> int:

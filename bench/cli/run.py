@@ -23,7 +23,7 @@ def print_run(record: RunRecord, path: Path) -> None:
     from bench.report import table as report
 
     console = base.out()
-    console.print(report.results_table(record))
+    console.print(report.results_table(record, width=console.width))
     for line in report.warnings_of(record):
         note(line)
     fp = record.fingerprint
@@ -66,7 +66,8 @@ def progress_of(planned: Sequence[Any]) -> Iterator[Progress]:
 
         def line(i: int, result: Any) -> None:
             status = result.status if result.status == "ok" else f"{result.status}: {result.reason}"
-            console.print(f"[{i + 1}/{total}] {escape(result.case_id)} {escape(status)}", highlight=False)
+            text = f"[{i + 1}/{total}] {escape(result.case_id)} {escape(status)}"
+            console.print(text, highlight=False, soft_wrap=True)  # one log line, never folded
 
         yield line
         return

@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from bench.core import workloads
 from bench.core.errors import BenchError
 from bench.core.records import CaseResult, RunRecord
+from bench.report.fit import Column, render
 
 _STATUS_STYLE = {"ok": "green", "failed": "bold red", "unsupported": "yellow"}
+
+
+_TIME_UNITS = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9))
 
 
 def fmt_time(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+    for unit, scale in _TIME_UNITS[:-1]:
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
+
+
+def time_unit(values: Iterable[float | None]) -> tuple[str, float]:
+    """One unit for a whole column: the one in which the column's middle value reads 1-999."""
+    present = sorted(v for v in values if v is not None and v > 0)
+    if not present:
+        return "s", 1.0
+    middle = present[len(present) // 2]
+    return next(((u, f) for u, f in _TIME_UNITS if middle >= f), _TIME_UNITS[-1])
+
+
+def fmt_in(seconds: float | None, scale: float) -> str:
+    """A time in the column's unit (the unit sits in the header)."""
+    return "-" if seconds is None else fmt_num(seconds / scale)
 
 
 def fmt_num(value: float | None, digits: int = 3) -> str:
@@ -33,13 +50,19 @@ def fmt_num(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if value < 1000 else f"{value:,.0f}"
 
 
+def _value(value: Any) -> str:
+    """A param as a table shows it: a file path by its name (the full path is in the JSON)."""
+    text = str(value)
+    return text.rsplit("/", 1)[-1] if "/" in text else text
+
+
 def short_params(params: Mapping[str, Any], workload: str = "") -> str:
     """The params a reader needs: a matching preset's name, then values off the defaults."""
     shown = {k: v for k, v in params.items() if v not in ("", None)}
     try:
         spec = workloads.get(workload)
     except BenchError:  # not a local array workload (e.g. a remote one): show everything
-        return " ".join(f"{k}={v}" for k, v in shown.items())
+        return " ".join(f"{k}={_value(v)}" for k, v in shown.items())
     base = {p.name: p.default for p in spec.params}
     head = []
     for name, preset in spec.presets.items():
@@ -47,46 +70,78 @@ def short_params(params: Mapping[str, Any], workload: str = "") -> str:
             base.update(preset)
             head = [f"preset={name}"]
             break
-    rest = [f"{k}={v}" for k, v in shown.items() if k == "dtype" or base.get(k) != v]
+    rest = [f"{k}={_value(v)}" for k, v in shown.items() if k == "dtype" or base.get(k) != v]
     return " ".join(head + rest)
+
+
+def varying_params(cases: Sequence[CaseResult]) -> list[str]:
+    """Per case, the params that tell it apart from the other cases of its workload — a
+    default value included when another case changes it; a workload measured at one set of
+    params shows what is off its defaults instead."""
+    by_workload: dict[str, list[CaseResult]] = defaultdict(list)
+    for c in cases:
+        by_workload[c.workload].append(c)
+    varying: dict[str, list[str]] = {}
+    for name, group in by_workload.items():
+        keys = dict.fromkeys(k for c in group for k in c.params)
+        varying[name] = [k for k in keys if len({repr(c.params.get(k)) for c in group}) > 1]
+    return [
+        " ".join(f"{k}={_value(c.params.get(k))}" for k in varying[c.workload])
+        if varying[c.workload]
+        else short_params(c.params, c.workload)
+        for c in cases
+    ]
 
 
 def rate(case: CaseResult) -> str:
     """GFLOP/s for compute-bound workloads, GB/s where no FLOP count is meaningful."""
+    gflops, gbs = rates(case)
+    if gflops is not None:
+        return f"{fmt_num(gflops)} GFLOP/s"
+    return f"{fmt_num(gbs)} GB/s" if gbs is not None else "-"
+
+
+def rates(case: CaseResult) -> tuple[float | None, float | None]:
+    """(GFLOP/s, GB/s) with only the one that describes the case filled in."""
     if case.gflops_per_s is not None and (case.intensity_flop_per_byte or 0) >= 1:
-        return f"{fmt_num(case.gflops_per_s)} GFLOP/s"
+        return case.gflops_per_s, None
     if case.gb_per_s is not None:
-        return f"{fmt_num(case.gb_per_s)} GB/s"
-    return fmt_num(case.gflops_per_s) + " GFLOP/s" if case.gflops_per_s else "-"
+        return None, case.gb_per_s
+    return (case.gflops_per_s or None), None
 
 
-_NUMERIC = ("median", "p99", "throughput", "rate", "rel err")
+def status_text(c: CaseResult) -> str:
+    return c.status if c.status == "ok" else f"{c.status}: {c.reason}"
 
 
-def results_table(record: RunRecord, title: str | None = None) -> Table:
-    table = Table(title=title or f"run {record.run_id} ({record.state})", title_justify="left")
-    table.add_column("#", justify="right")
-    for col in ("workload", "params", "backend", *_NUMERIC, "status"):
-        numeric = col in _NUMERIC
-        table.add_column(
-            col, justify="right" if numeric else "left", no_wrap=col != "params" and col != "status"
-        )
-    for i, c in enumerate(record.cases, 1):
-        s = c.stats
-        status = escape(c.status if c.status == "ok" else f"{c.status}: {c.reason}")
-        table.add_row(
-            str(i),
-            c.workload,
-            escape(short_params(c.params, c.workload)),
-            c.backend,
-            fmt_time(s.median_s if s else None),
-            fmt_time(s.p99_s if s else None),
-            f"{fmt_num(c.throughput_per_s)}/s" if c.throughput_per_s else "-",
-            rate(c),
-            f"{c.rel_error:.1e}" if c.rel_error is not None else "-",
-            f"[{_STATUS_STYLE[c.status]}]{status}[/]",
-        )
-    return table
+def result_columns(cases: Sequence[CaseResult]) -> list[Column]:
+    """The results table's columns, each in one unit, with its keep-priority."""
+    unit, scale = time_unit(c.stats.median_s if c.stats else None for c in cases)
+    medians = [fmt_in(c.stats.median_s if c.stats else None, scale) for c in cases]
+    p99s = [fmt_in(c.stats.p99_s if c.stats else None, scale) for c in cases]
+    gflops, gbs = zip(*(rates(c) for c in cases), strict=True) if cases else ((), ())
+    errors = [f"{c.rel_error:.1e}" if c.rel_error is not None else "-" for c in cases]
+    statuses = [status_text(c) for c in cases]
+    styles = [_STATUS_STYLE[c.status] for c in cases]
+    return [
+        Column("#", [str(i) for i in range(1, len(cases) + 1)], 0, "right"),
+        Column("workload", [c.workload for c in cases], 1),
+        Column("params", varying_params(cases), 5, wrap=True, min_width=14),
+        Column("backend", [c.backend for c in cases], 2),
+        Column(f"median {unit}", medians, 3, "right"),
+        Column(f"p99 {unit}", p99s, 9, "right"),
+        Column("per s", [fmt_num(c.throughput_per_s) for c in cases], 8, "right"),
+        Column("GFLOP/s", [fmt_num(v) for v in gflops], 6, "right"),
+        Column("GB/s", [fmt_num(v) for v in gbs], 7, "right"),
+        Column("rel err", errors, 10, "right"),
+        Column("status", statuses, 4, wrap=True, min_width=8, styles=styles),
+    ]
+
+
+def results_table(record: RunRecord, title: str | None = None, width: int | None = None) -> Table:
+    """The run's cases, one row each; at `width`, low-priority columns give way first."""
+    title = title or f"run {record.run_id} ({record.state})"
+    return render(title, result_columns(record.cases), width)
 
 
 def warnings_of(record: RunRecord) -> list[str]:

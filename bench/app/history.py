@@ -1,0 +1,77 @@
+"""The runs under results/: load one file or a folder, index them newest first, select cases."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.core import run_info, store
+from bench.core.errors import ConfigError
+from bench.core.records import RunRecord
+
+if TYPE_CHECKING:
+    import pandas as pd  # type: ignore[import-untyped]
+
+
+def results_files(folder: Path) -> list[Path]:
+    """Every results file in `folder` (temporary and hidden files skipped)."""
+    return sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
+
+
+def load_runs(path: Path) -> list[RunRecord]:
+    """One results file, or every run in a folder, oldest first."""
+    path = Path(path)
+    if not path.is_dir():
+        return [store.load(path)]
+    runs = [store.load(p) for p in results_files(path)]
+    return sorted(runs, key=lambda r: (r.created_at, r.run_id))
+
+
+def load_frame(path: Path | str) -> pd.DataFrame:
+    """A results file (or a folder of them) as one row per case."""
+    from bench.report.frame import runs_frame
+
+    return runs_frame(load_runs(Path(path)))
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One line of the run index."""
+
+    run_id: str
+    created_at: str
+    kind: str
+    command: str
+    ok: int
+    failed: int
+    other: int
+    commit: str
+    state: str
+    path: Path
+
+
+def entry(record: RunRecord, path: Path) -> RunEntry:
+    statuses = [c.status for c in record.cases]
+    ok, failed = statuses.count("ok"), statuses.count("failed")
+    return RunEntry(
+        record.run_id, record.created_at, run_info.kind(record), run_info.command(record),
+        ok, failed, len(statuses) - ok - failed, run_info.short_commit(record), record.state, path,
+    )  # fmt: skip
+
+
+def run_index(folder: Path) -> list[RunEntry]:
+    """The runs in `folder`, newest first; a folder with none is a usage error."""
+    files = results_files(folder) if folder.is_dir() else []
+    if not files:
+        raise ConfigError(f"{folder}/: no results files yet; run `accelbench run`")
+    entries = [entry(store.load(p), p) for p in files]
+    return sorted(entries, key=lambda e: (e.created_at, e.run_id), reverse=True)
+
+
+def matches(case_id: str, pattern: str) -> bool:
+    """-k's rule: a substring (any case), or a glob when the pattern has * ? [."""
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(case_id, pattern)
+    return pattern.lower() in case_id.lower()

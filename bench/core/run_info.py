@@ -1,0 +1,42 @@
+"""What a report reads from a run's stored config and fingerprint, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.core.records import RunRecord
+
+# Every read of RunRecord.config by the report and history code goes through these helpers,
+# so a typed config (attributes instead of keys) changes this module only.
+
+
+def _config(record: RunRecord, key: str, default: Any = None) -> Any:
+    config = record.config
+    if hasattr(config, "get"):
+        return config.get(key, default)
+    return getattr(config, key, default)
+
+
+def kind(record: RunRecord) -> str:
+    """'run', 'chat' or 'calibration' (older files without a kind are runs)."""
+    return str(_config(record, "kind") or "run")
+
+
+def command(record: RunRecord) -> str:
+    """The command line that reproduces the run, as typed ('' when not recorded)."""
+    return str(_config(record, "command") or "")
+
+
+def quick(record: RunRecord) -> bool:
+    return bool(_config(record, "quick", False))
+
+
+def commit(record: RunRecord) -> str:
+    """The git commit the run measured ('' when it ran outside a checkout)."""
+    return str(record.fingerprint.get("git_commit") or "")
+
+
+def short_commit(record: RunRecord) -> str:
+    full = commit(record)
+    dirty = "+dirty" if full.endswith("+dirty") else ""
+    return full.removesuffix("+dirty")[:8] + dirty if full else "unknown"
