@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.core import run_info, store
+from bench.core import store
 from bench.core.errors import ConfigError
 from bench.core.records import RunRecord
+from bench.core.run_info import RunEntry, entry
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
@@ -34,31 +34,6 @@ def load_frame(path: Path | str) -> pd.DataFrame:
     from bench.report.frame import runs_frame
 
     return runs_frame(load_runs(Path(path)))
-
-
-@dataclass(frozen=True)
-class RunEntry:
-    """One line of the run index."""
-
-    run_id: str
-    created_at: str
-    kind: str
-    command: str
-    ok: int
-    failed: int
-    other: int
-    commit: str
-    state: str
-    path: Path
-
-
-def entry(record: RunRecord, path: Path) -> RunEntry:
-    statuses = [c.status for c in record.cases]
-    ok, failed = statuses.count("ok"), statuses.count("failed")
-    return RunEntry(
-        record.run_id, record.created_at, run_info.kind(record), run_info.command(record),
-        ok, failed, len(statuses) - ok - failed, run_info.short_commit(record), record.state, path,
-    )  # fmt: skip
 
 
 def run_index(folder: Path) -> list[RunEntry]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from bench.cli import claims, gate, listing, remote, run
+from bench.cli import claims, gate, listing, publish, remote, run
 from bench.cli.base import BenchGroup
 
 
@@ -16,7 +16,7 @@ def main() -> None:
 
 
 for command in (
-    run.run_cmd, run.show_cmd,
+    run.run_cmd, run.show_cmd, publish.runs_cmd, publish.report_cmd,
     listing.workloads_cmd, listing.backends_cmd, listing.env_cmd, listing.selfcheck_cmd,
     claims.calibrate_cmd, claims.claims_cmd, claims.reach_cmd,
     gate.compare_cmd, gate.ab_cmd, gate.export_cmd, gate.gate_eval_cmd,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.core.records import RunRecord
@@ -40,3 +42,28 @@ def short_commit(record: RunRecord) -> str:
     full = commit(record)
     dirty = "+dirty" if full.endswith("+dirty") else ""
     return full.removesuffix("+dirty")[:8] + dirty if full else "unknown"
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One line of the run index."""
+
+    run_id: str
+    created_at: str
+    kind: str
+    command: str
+    ok: int
+    failed: int
+    other: int
+    commit: str
+    state: str
+    path: Path
+
+
+def entry(record: RunRecord, path: Path) -> RunEntry:
+    statuses = [c.status for c in record.cases]
+    ok, failed = statuses.count("ok"), statuses.count("failed")
+    return RunEntry(
+        record.run_id, record.created_at, kind(record), command(record),
+        ok, failed, len(statuses) - ok - failed, short_commit(record), record.state, path,
+    )  # fmt: skip
