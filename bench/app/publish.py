@@ -116,15 +116,12 @@ def build_report(
         runs.insert(0, base)
     verdicts, notes = against_baseline(runs, base, policy or GatePolicy()) if base else ({}, [])
     fractions = ceiling_fractions(runs, results_dir)
-    tables = [
-        publish.local_table(runs, verdicts, base.run_id if base else None, fractions),
-        publish.remote_table(runs),
-        publish.fingerprint_table(runs),
-        publish.commands_table(runs),
-    ]
-    blocks: list[Table | Plot] = [t for t in tables if t is not None]
+    results = [publish.local_table(runs, verdicts, base.run_id if base else None, fractions)]
+    results.append(publish.remote_table(runs))
+    blocks: list[Table | Plot] = [t for t in results if t is not None]
     for record in runs:
         blocks += run_plots(record)
+    blocks += [publish.fingerprint_table(runs), publish.commands_table(runs)]
     intro = [f"{len(runs)} run(s): {', '.join(r.run_id for r in runs)}."]
     if base is not None:
         intro.append(f"Baseline: {base.run_id}.")

@@ -40,7 +40,7 @@ def print_chat_run(record: RunRecord, path: Path, notes: Sequence[str] = ()) -> 
     from bench.report import remote
 
     console = base.out()
-    console.print(remote.remote_table(record.cases))
+    console.print(remote.remote_table(record.cases, width=console.width))
     for case in record.cases:
         console.print(escape(remote.summary_line(case)), highlight=False)
         for line in [*remote.failure_lines(case), *case.warnings]:

@@ -49,7 +49,7 @@ def latency_cdf(record: RunRecord) -> Figure | None:
     cases = _sampled(record)
     if not cases:
         return None
-    fig = _figure()
+    fig = _figure(width=9.0)
     ax = fig.add_subplot()
     for i, c in cases:
         xs = sorted(c.per_call_s())
@@ -61,7 +61,7 @@ def latency_cdf(record: RunRecord) -> Figure | None:
         ylabel="fraction of samples",
         title=f"latency CDF, run {record.run_id}",
     )
-    ax.legend(fontsize="x-small", ncols=2)
+    fig.legend(loc="outside right upper", fontsize="x-small")
     return fig
 
 
@@ -70,7 +70,7 @@ def sample_series(record: RunRecord) -> Figure | None:
     cases = _sampled(record)
     if not cases:
         return None
-    fig = _figure()
+    fig = _figure(width=9.0)
     ax = fig.add_subplot()
     for i, c in cases:
         values = c.per_call_s()
@@ -80,7 +80,7 @@ def sample_series(record: RunRecord) -> Figure | None:
     ax.set(
         xlabel="sample", ylabel="time / case median", title=f"samples in order, run {record.run_id}"
     )
-    ax.legend(fontsize="x-small", ncols=2)
+    fig.legend(loc="outside right upper", fontsize="x-small")
     return fig
 
 
@@ -133,7 +133,7 @@ def _point(c: CaseResult) -> tuple[tuple[Any, ...], str, str, float, float, floa
         by_rate = s.mode == "rate"
         x = s.rate_target_per_s if by_rate else s.concurrency
         x_label = "target rate (req/s)" if by_rate else "concurrency"
-        key = ("remote", c.backend, repr(sorted(c.params.items())), s.mode)
+        key: tuple[Any, ...] = ("remote", c.backend, repr(sorted(c.params.items())), s.mode)
         ttft = s.ttft.median_s if s.ttft else None
         return key, f"{c.backend} output tok/s", x_label, float(x), s.output_tokens_per_s, ttft
     if c.status == "ok" and c.throughput_per_s and "batch" in c.params:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from rich.markup import escape
 from rich.table import Table
 
 from bench.core.records import CaseResult, StreamSummary
 from bench.core.stats import Summary
-from bench.report.table import fmt_num, fmt_time
+from bench.report.fit import Column, render
+from bench.report.table import fmt_in, fmt_num, fmt_time, time_unit
 
 
 def is_remote(case: CaseResult) -> bool:
@@ -24,33 +24,58 @@ def _rate(value: float | None, unit: str) -> str:
     return f"{fmt_num(value)} {unit}" if value is not None else "-"
 
 
-def remote_table(cases: Iterable[CaseResult], title: str = "remote streaming") -> Table:
-    """One row per chat case: latency percentiles, throughput, goodput, client health."""
-    table = Table(title=title, title_justify="left")
-    heads = ("case", "ok/failed", "TTFT p50", "TTFT p99", "ITL p50", "TPOT p50", "speed")
-    for col in (*heads, "req/s", "tok/s", "goodput", "client"):
-        table.add_column(col, justify="left" if col in ("case", "client") else "right")
-    for case in cases:
-        s = case.stream
-        if s is None:
-            table.add_row(
-                escape(case.case_id), "[bold red]failed[/]", *["-"] * 8, escape(case.reason)
-            )
-            continue
-        table.add_row(
-            escape(case.case_id),
-            f"{s.requests_ok}/{s.requests_failed}",
-            _p(s.ttft, "median_s"),
-            _p(s.ttft, "p99_s"),
-            _p(s.itl, "median_s"),
-            _p(s.tpot, "median_s"),
-            _rate(s.output_speed_tokens_per_s.get("median"), "tok/s"),
-            fmt_num(s.requests_per_s),
-            fmt_num(s.output_tokens_per_s),
-            _goodput(s),
-            _client(s),
-        )
-    return table
+def _load(case: CaseResult) -> str:
+    s = case.stream
+    if s is None:
+        return case.case_id.rsplit("/", 1)[-1]
+    return f"rate {s.rate_target_per_s:g}/s" if s.mode == "rate" else f"concurrency {s.concurrency}"
+
+
+def remote_table(
+    cases: Sequence[CaseResult], title: str = "remote streaming", width: int | None = None
+) -> Table:
+    """One row per chat case: latency percentiles, throughput, goodput, client health; at
+    `width`, the low-priority columns give way first (one time unit per column)."""
+    ss = [c.stream for c in cases]
+    unit, scale = time_unit(s.ttft.median_s if s and s.ttft else None for s in ss)
+
+    def times(header: str, which: str, stat: str, priority: int) -> Column:
+        values = [getattr(getattr(s, which), stat) if s and getattr(s, which) else None for s in ss]
+        return Column(f"{header} {unit}", [fmt_in(v, scale) for v in values], priority, "right")
+
+    def num(header: str, values: Iterable[str], priority: int) -> Column:
+        return Column(header, list(values), priority, "right")
+
+    failed = [
+        "" if s is not None else f"failed: {c.reason}" for s, c in zip(ss, cases, strict=True)
+    ]
+    columns = [
+        Column("#", [str(i) for i in range(1, len(cases) + 1)], 0, "right"),
+        Column("backend", [c.backend for c in cases], 1),
+        Column("load", [_load(c) for c in cases], 2),
+        num("ok/failed", (f"{s.requests_ok}/{s.requests_failed}" if s else "-" for s in ss), 3),
+        times("TTFT p50", "ttft", "median_s", 4),
+        times("TTFT p99", "ttft", "p99_s", 7),
+        times("ITL p50", "itl", "median_s", 6),
+        times("TPOT p50", "tpot", "median_s", 11),
+        num(
+            "tok/s/req",
+            (fmt_num(s.output_speed_tokens_per_s.get("median")) if s else "-" for s in ss),
+            9,
+        ),
+        num("req/s", (fmt_num(s.requests_per_s) if s else "-" for s in ss), 5),
+        num("tok/s", (fmt_num(s.output_tokens_per_s) if s else "-" for s in ss), 10),
+        num("goodput", (_goodput(s) if s else "-" for s in ss), 8),
+        Column(
+            "client",
+            [_client(s, markup=False) if s else "" for s in ss],
+            12,
+            wrap=True,
+            min_width=14,
+        ),
+        Column("status", failed, 3, wrap=True, min_width=14, styles=["bold red"] * len(cases)),
+    ]
+    return render(title, columns, width)
 
 
 def _goodput(s: StreamSummary) -> str:

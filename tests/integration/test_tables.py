@@ -137,3 +137,29 @@ def test_fit_drops_by_priority_and_keeps_the_first() -> None:
     assert fit.width_of(kept) <= 30
     kept, _ = fit.fit(cols, 5)
     assert [c.header for c in kept] == ["id"]
+
+
+def test_show_of_a_chat_sweep_fits_80_columns(tmp_path: Path) -> None:
+    from bench.remote.server import Script, running
+    from bench.runner.clock import perf_ns
+
+    with running(Script(ttft_s=0.003, itl_s=0.001, tokens=4), clock=perf_ns) as srv:
+        args = ["run", "-w", "chat", "-b", "synthetic", "-p", "requests=4", "-p", "concurrency=1"]
+        args += ["-p", "concurrency=2", "-p", "max_tokens=4", "--out", str(tmp_path)]
+        args += ["--backend-opt", f"base_url=http://127.0.0.1:{srv.port}/v1"]
+        assert invoke(args).exit_code == 0
+    [path] = tmp_path.glob("*.json")
+    shown = invoke(["show", str(path)], columns=80)
+    assert shown.exit_code == 0, shown.output
+    table = _table_lines(shown.output)
+    assert max(cell_len(line) for line in table) <= 80
+    heads = [h.strip() for h in table[1].strip("┃").split("┃")]
+    assert heads[:5] == ["#", "backend", "load", "ok/failed", heads[4]]
+    assert heads[4].startswith("TTFT p50 ")
+    rows = [
+        [c.strip() for c in line.strip("│").split("│")]
+        for line in table
+        if re.match(r"│\s+\d+ │", line)
+    ]
+    assert [(r[2], r[3]) for r in rows] == [("concurrency 1", "4/0"), ("concurrency 2", "4/0")]
+    assert "not shown at 80 columns:" in shown.output
