@@ -64,6 +64,8 @@ def ceiling_fractions(runs: Sequence[RunRecord], results_dir: Path) -> dict[tupl
     ceilings = ceilings_from_record(calibration)
     fractions = {}
     for r in runs:
+        if r is calibration:
+            continue
         for c in r.cases:
             frac = fraction_of_ceiling(c, ceilings)
             if frac is not None:
@@ -108,17 +110,18 @@ def build_report(
     policy: GatePolicy | None = None,
 ) -> Report:  # fmt: skip
     """Tables (local, remote, environment, commands) and plots of the given runs."""
-    runs = [r for r in load_inputs(results, results_dir) if run_info.kind(r) != CALIBRATION_KIND]
+    loaded = load_inputs(results, results_dir)
+    runs = [r for r in loaded if run_info.kind(r) != CALIBRATION_KIND]
     if not runs:
         raise ConfigError("report: no runs to report (a calibration alone is not a run)")
     base = find_baseline(baseline, runs, results_dir) if baseline is not None else None
     if base is not None and base.run_id not in {r.run_id for r in runs}:
         runs.insert(0, base)
     verdicts, notes = against_baseline(runs, base, policy or GatePolicy()) if base else ({}, [])
-    fractions = ceiling_fractions(runs, results_dir)
-    results = [publish.local_table(runs, verdicts, base.run_id if base else None, fractions)]
-    results.append(publish.remote_table(runs))
-    blocks: list[Table | Plot] = [t for t in results if t is not None]
+    fractions = ceiling_fractions(loaded, results_dir)
+    tables = [publish.local_table(runs, verdicts, base.run_id if base else None, fractions)]
+    tables.append(publish.remote_table(runs))
+    blocks: list[Table | Plot] = [t for t in tables if t is not None]
     for record in runs:
         blocks += run_plots(record)
     blocks += [publish.fingerprint_table(runs), publish.commands_table(runs)]

@@ -245,3 +245,22 @@ def test_report_usage_errors(local_runs: list[Path], tmp_path: Path) -> None:
         str(tmp_path / "h.md"),
     )
     assert miss.exit_code == 2 and "no measured case matches" in miss.output
+
+
+def test_a_calibration_among_results_gives_the_percent_of_ceiling(
+    local_runs: list[Path], tmp_path: Path
+) -> None:
+    from bench.claims.ceilings import ceilings_from_record, fraction_of_ceiling
+
+    made = invoke("calibrate", "--quick", "-b", "numpy", "--out", str(tmp_path / "cal"))
+    assert made.exit_code == 0, made.output
+    [cal] = (tmp_path / "cal").glob("calibration-*.json")
+    md = tmp_path / "ceiling.md"
+    assert invoke("report", str(local_runs[0]), str(cal), "--markdown", str(md)).exit_code == 0
+    local = md_tables(md.read_text())[0]
+    column = local[0].index("% ceiling")
+    ceilings = ceilings_from_record(store.load(cal))
+    expected = [fraction_of_ceiling(c, ceilings) for c in store.load(local_runs[0]).cases]
+    assert all(f is not None for f in expected)
+    assert [row[column] for row in local[2:]] == [f"{100 * f:.0f}%" for f in expected]  # type: ignore[operator]
+    assert local[0][0] == "#" and len(local) == 2 + len(expected)  # the calibration is not a run
