@@ -46,7 +46,8 @@ def run_index(folder: Path) -> list[RunEntry]:
 
 
 def matches(case_id: str, pattern: str) -> bool:
-    """-k's rule: a substring (any case), or a glob when the pattern has * ? [."""
-    if any(ch in pattern for ch in "*?["):
-        return fnmatch.fnmatchcase(case_id, pattern)
+    """A substring (any case), or a glob when the pattern has * or ?; brackets are always
+    literal, since every case id holds its params in them."""
+    if any(ch in pattern for ch in "*?"):
+        return fnmatch.fnmatchcase(case_id, pattern.replace("[", "[[]"))
     return pattern.lower() in case_id.lower()

@@ -264,3 +264,11 @@ def test_a_calibration_among_results_gives_the_percent_of_ceiling(
     assert all(f is not None for f in expected)
     assert [row[column] for row in local[2:]] == [f"{100 * f:.0f}%" for f in expected]  # type: ignore[operator]
     assert local[0][0] == "#" and len(local) == 2 + len(expected)  # the calibration is not a run
+
+
+def test_history_patterns_are_substrings_or_globs_with_literal_brackets() -> None:
+    from bench.app.history import matches
+
+    cid = "gemm[m=256,n=256,k=256,dtype=float32]@numpy/latency"
+    assert matches(cid, "GEMM[m=256") and matches(cid, "gemm[m=256,*@numpy/*")
+    assert not matches(cid, "gemm[m=128,*") and not matches(cid, "*@onnxruntime/*")
