@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,16 +150,13 @@ def build_suite(
 
 
 def select_cases(planned: list[Planned], patterns: Sequence[str]) -> list[Planned]:
-    """-k: keep the cases whose id contains a pattern (or matches it, when it has * ? [)."""
+    """-k: keep the cases whose id contains a pattern (or matches it, when it has * or ?;
+    brackets are literal, so `-k 'gemm[m=256'` works)."""
+    from bench.app.history import matches
+
     if not patterns:
         return planned
-
-    def hit(case_id: str, pattern: str) -> bool:
-        if any(ch in pattern for ch in "*?["):
-            return fnmatch.fnmatchcase(case_id, pattern)
-        return pattern.lower() in case_id.lower()
-
-    kept = [p for p in planned if any(hit(p.case_id, pat) for pat in patterns)]
+    kept = [p for p in planned if any(matches(p.case_id, pat) for pat in patterns)]
     if not kept:
         shown = ", ".join(p.case_id for p in planned[:3])
         raise ConfigError(

@@ -42,6 +42,10 @@ def test_k_selects_cases_by_id(tmp_path: Path) -> None:
     glob = invoke(["run", *args, "-k", "triad*@numpy/*", "--out", str(tmp_path / "g")])
     assert glob.exit_code == 0, glob.output
     assert sorted(c["params"]["n"] for c in _stored(tmp_path / "g")[0]["cases"]) == [1024, 4096]
+    # a case id's opening bracket is literal, as typed from the table or the id
+    bracket = invoke(["run", *args, "-k", "triad[n=1024,", "--out", str(tmp_path / "b")])
+    assert bracket.exit_code == 0, bracket.output
+    assert [c["params"]["n"] for c in _stored(tmp_path / "b")[0]["cases"]] == [1024]
 
 
 def test_k_matching_nothing_is_a_usage_error_before_anything_runs(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ def test_series_is_each_sample_over_the_case_median_in_order() -> None:
     line = fig.axes[0].lines[0]
     assert list(line.get_xdata()) == [0, 1, 2, 3, 4]
     assert list(line.get_ydata()) == pytest.approx([1.0, 0.5, 1.5, 0.5, 2.0])
+    assert fig.axes[0].get_yscale() == "log"
 
 
 def test_no_samples_no_plot() -> None:
