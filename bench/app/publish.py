@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bench import __version__
 from bench.app.history import load_runs, results_files
@@ -54,20 +55,24 @@ def against_baseline(
     return verdicts, notes
 
 
-def ceiling_fractions(runs: Sequence[RunRecord], results_dir: Path) -> dict[tuple[str, str], float]:
-    """Each local case as a fraction of the newest calibration's ceilings (none: empty)."""
-    from bench.claims.ceilings import ceilings_from_record, fraction_of_ceiling
+def run_ceilings(loaded: Sequence[RunRecord], results_dir: Path) -> list[Any]:
+    """The newest calibration's ceilings (among RESULTS, else in --results-dir; none: [])."""
+    from bench.claims.ceilings import ceilings_from_record
 
-    calibration = _newest_calibration(runs, results_dir)
-    if calibration is None:
-        return {}
-    ceilings = ceilings_from_record(calibration)
+    calibration = _newest_calibration(loaded, results_dir)
+    return ceilings_from_record(calibration) if calibration is not None else []
+
+
+def ceiling_fractions(
+    runs: Sequence[RunRecord], ceilings: Sequence[Any]
+) -> dict[tuple[str, str], float]:
+    """Each local case as a fraction of the ceilings."""
+    from bench.claims.ceilings import fraction_of_ceiling
+
     fractions = {}
     for r in runs:
-        if r is calibration:
-            continue
         for c in r.cases:
-            frac = fraction_of_ceiling(c, ceilings)
+            frac = fraction_of_ceiling(c, ceilings) if ceilings else None
             if frac is not None:
                 fractions[(r.run_id, c.case_id)] = frac
     return fractions
@@ -81,12 +86,13 @@ def _newest_calibration(runs: Sequence[RunRecord], results_dir: Path) -> RunReco
     return max(given, key=lambda r: r.created_at) if given else None
 
 
-def run_plots(record: RunRecord) -> list[Plot]:
-    """A run's CDF, sample series and one throughput curve per sweep."""
+def run_plots(record: RunRecord, ceilings: Sequence[Any] = ()) -> list[Plot]:
+    """A run's CDF, sample series, roofline (with ceilings) and one throughput curve per sweep."""
     out = []
     drawn = [
         ("latency distribution", "cdf", plots.latency_cdf(record)),
         ("samples in the order taken", "series", plots.sample_series(record)),
+        ("roofline", "roofline", plots.roofline(record, plots.roofs_of(record, ceilings))),
     ]
     for i, curve in enumerate(plots.sweep_curves(record), 1):
         drawn.append(
@@ -118,12 +124,13 @@ def build_report(
     if base is not None and base.run_id not in {r.run_id for r in runs}:
         runs.insert(0, base)
     verdicts, notes = against_baseline(runs, base, policy or GatePolicy()) if base else ({}, [])
-    fractions = ceiling_fractions(loaded, results_dir)
+    ceilings = run_ceilings(loaded, results_dir)
+    fractions = ceiling_fractions(runs, ceilings)
     tables = [publish.local_table(runs, verdicts, base.run_id if base else None, fractions)]
     tables.append(publish.remote_table(runs))
     blocks: list[Table | Plot] = [t for t in tables if t is not None]
     for record in runs:
-        blocks += run_plots(record)
+        blocks += run_plots(record, ceilings)
     blocks += [publish.fingerprint_table(runs), publish.commands_table(runs)]
     intro = [f"{len(runs)} run(s): {', '.join(r.run_id for r in runs)}."]
     if base is not None:

@@ -200,3 +200,75 @@ def history(case_id: str, points: Sequence[HistoryPoint]) -> Figure:
     ax.set(xlabel="commit (runs in time order)", ylabel="median time per call (s)", title=case_id)
     ax.legend(fontsize="small")
     return fig
+
+
+@dataclass(frozen=True)
+class Roof:
+    """One dtype's ceilings on a device: peak FLOP/s and memory bytes/s (either may be unknown)."""
+
+    dtype: str
+    peak_flops_per_s: float | None
+    bytes_per_s: float | None
+
+    def at(self, intensity: float) -> float:
+        bounds = [
+            b
+            for b in (self.peak_flops_per_s, self.bytes_per_s and intensity * self.bytes_per_s)
+            if b
+        ]
+        return min(bounds) if bounds else 0.0
+
+
+def roofs_of(record: RunRecord, ceilings: Sequence[Any]) -> list[Roof]:
+    """The measured roofs for each dtype the run's compute cases used (the best any backend
+    reached on the device, as the % of ceiling column uses)."""
+    from bench.claims.ceilings import machine_peak
+
+    seen = {
+        (c.backend, str(c.params.get("dtype", "")))
+        for c in record.cases
+        if c.intensity_flop_per_byte
+    }
+    roofs: dict[str, Roof] = {}
+    for backend, dtype in sorted(seen):
+        matrix = machine_peak(ceilings, backend, "matrix", dtype)
+        memory = machine_peak(ceilings, backend, "memory")
+        if matrix is not None or memory is not None:
+            roofs.setdefault(
+                dtype,
+                Roof(dtype, matrix.per_s if matrix else None, memory.per_s if memory else None),
+            )
+    return list(roofs.values())
+
+
+def roofline(record: RunRecord, roofs: Sequence[Roof]) -> Figure | None:
+    """Each case at its arithmetic intensity against the calibrated roofs (log-log)."""
+    cases = [
+        (i, c)
+        for i, c in enumerate(record.cases, 1)
+        if c.status == "ok" and c.intensity_flop_per_byte and c.gflops_per_s
+    ]
+    if not cases or not roofs:
+        return None
+    fig = _figure(width=9.0)
+    ax = fig.add_subplot()
+    xs = [float(c.intensity_flop_per_byte or 0) for _, c in cases]
+    grid = [min(xs) / 4 * (16 * max(xs) / min(xs)) ** (k / 63) for k in range(64)]
+    for roof in roofs:
+        ax.plot(
+            grid,
+            [roof.at(x) / 1e9 for x in grid],
+            "--",
+            label=f"roof {roof.dtype or '?'} (calibrated)",
+        )
+    for i, c in cases:
+        ax.plot([c.intensity_flop_per_byte], [c.gflops_per_s], "o", label=label(i, c))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(
+        xlabel="arithmetic intensity (FLOP/byte)",
+        ylabel="GFLOP/s",
+        title=f"roofline, run {record.run_id}",
+    )
+    fig.legend(loc="outside right upper", fontsize="x-small")
+    return fig

@@ -95,6 +95,16 @@ def speedup_text(verdict: CaseVerdict | None) -> str:
     return "not compared"
 
 
+def _is_local(c: CaseResult) -> bool:
+    return c.stream is None and c.workload != "chat"
+
+
+_BASELINE_NOTE = (
+    "vs baseline: the gate's ratio of medians with its interval (bootstrap of both runs); a "
+    "speed-up or slow-down is stated only where the interval clears the effect floor."
+)
+
+
 def local_table(
     runs: Sequence[RunRecord],
     vs_base: Mapping[tuple[str, str], CaseVerdict],
@@ -103,23 +113,17 @@ def local_table(
 ) -> Table | None:
     """Every local case of every run: median with its interval, p99, rates, % of ceiling,
     and against the baseline run only what the gate's interval supports."""
-    pairs = [(r, c) for r in runs for c in r.cases if c.stream is None and c.workload != "chat"]
-    if not pairs:
+    numbered = [(r, i, c) for r in runs for i, c in enumerate(r.cases, 1) if _is_local(c)]
+    if not numbered:
         return None
-    numbers = [
-        i
-        for r in runs
-        for i, c in enumerate(r.cases, 1)
-        if c.stream is None and c.workload != "chat"
-    ]
-    cases = [c for _, c in pairs]
-    stats = [c.stats for c in cases]
+    pairs = [(r, c) for r, _, c in numbered]
+    cases, stats = [c for _, c in pairs], [c.stats for _, c in pairs]
     unit, scale = time_unit(s.median_s if s else None for s in stats)
     gflops, gbs = zip(*(rates(c) for c in cases), strict=True)
     fracs = [ceilings.get((r.run_id, c.case_id)) for r, c in pairs]
     cols = [
         *_runs_col(runs, pairs),
-        Col("#", [f"#{i}" for i in numbers]),
+        Col("#", [f"#{i}" for _, i, _ in numbered]),
         Col("workload", [c.workload for c in cases]),
         Col("params", varying_params(cases)),
         Col("backend", [c.backend for c in cases]),
@@ -134,17 +138,12 @@ def local_table(
     ]
     notes = ["interval: the stored confidence interval of the median; # numbers the plots' lines."]
     if baseline is not None:
-        verdicts = [vs_base.get((r.run_id, c.case_id)) for r, c in pairs]
         cells = [
-            "baseline" if r.run_id == baseline else speedup_text(v)
-            for (r, _), v in zip(pairs, verdicts, strict=True)
+            "baseline" if r.run_id == baseline else speedup_text(vs_base.get((r.run_id, c.case_id)))
+            for r, c in pairs
         ]
         cols.append(Col(f"vs {baseline}", cells))
-        notes.append(
-            "vs baseline: the gate's ratio of medians with its interval (bootstrap of both "
-            "runs); a speed-up or slow-down is stated only where the interval clears the "
-            "effect floor."
-        )
+        notes.append(_BASELINE_NOTE)
     return build("local cases", cols, notes)
 
 
@@ -192,7 +191,7 @@ def _goodput(s: StreamSummary | None) -> str:
 def remote_table(runs: Sequence[RunRecord]) -> Table | None:
     """Every remote (chat) case: TTFT p50/p90/p99, ITL, output speed, E2E, goodput per load,
     and the network / queue / prefill / decode split where the server reports its timings."""
-    pairs = [(r, c) for r in runs for c in r.cases if c.stream is not None or c.workload == "chat"]
+    pairs = [(r, c) for r in runs for c in r.cases if not _is_local(c)]
     if not pairs:
         return None
     cases = [c for _, c in pairs]

@@ -264,6 +264,8 @@ def test_a_calibration_among_results_gives_the_percent_of_ceiling(
     assert all(f is not None for f in expected)
     assert [row[column] for row in local[2:]] == [f"{100 * f:.0f}%" for f in expected]  # type: ignore[operator]
     assert local[0][0] == "#" and len(local) == 2 + len(expected)  # the calibration is not a run
+    links = [Path(link).name.split("-")[0] for link in re.findall(IMAGE, md.read_text())]
+    assert links == ["cdf", "series", "roofline"]  # the ceilings add the roofline
 
 
 def test_history_patterns_are_substrings_or_globs_with_literal_brackets() -> None:

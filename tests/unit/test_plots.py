@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -110,3 +111,24 @@ def test_history_marks_the_runs_with_a_change() -> None:
     assert (list(marker.get_xdata()), list(marker.get_ydata())) == ([2], [2e-3])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["aaaa", "bbbb", "cccc"]
     assert image.imread(io.BytesIO(plots.png(fig))).shape[2] in (3, 4)
+
+
+def test_roofline_draws_the_roofs_and_each_case_at_its_intensity() -> None:
+    roof = plots.Roof("float32", peak_flops_per_s=100e9, bytes_per_s=10e9)
+    assert (roof.at(1.0), roof.at(10.0), roof.at(100.0)) == (10e9, 100e9, 100e9)
+    compute = dataclasses.replace(
+        local("a", (2000, 2000)), intensity_flop_per_byte=20.0, gflops_per_s=80.0
+    )
+    memory = dataclasses.replace(
+        local("b", (2000, 2000)), intensity_flop_per_byte=0.5, gflops_per_s=4.0
+    )
+    fig = plots.roofline(record(compute, memory), [roof])
+    assert fig is not None
+    [ax] = fig.axes
+    roof_line, first, second = ax.lines
+    xs, ys = roof_line.get_xdata(), roof_line.get_ydata()
+    assert min(xs) == pytest.approx(0.5 / 4) and max(xs) == pytest.approx(20.0 * 4)
+    assert list(ys) == pytest.approx([min(100.0, 10.0 * x) for x in xs])
+    assert (list(first.get_xdata()), list(first.get_ydata())) == ([20.0], [80.0])
+    assert (list(second.get_xdata()), list(second.get_ydata())) == ([0.5], [4.0])
+    assert plots.roofline(record(compute), []) is None  # no calibration: no roofline
