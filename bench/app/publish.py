@@ -113,7 +113,7 @@ def run_plots(record: RunRecord, ceilings: Sequence[Any] = ()) -> list[Plot]:
 
 def build_report(
     results: Sequence[Path], results_dir: Path, baseline: Path | None = None,
-    policy: GatePolicy | None = None,
+    policy: GatePolicy | None = None, claims: Sequence[Table] = (),
 ) -> Report:  # fmt: skip
     """Tables (local, remote, environment, commands) and plots of the given runs."""
     loaded = load_inputs(results, results_dir)
@@ -131,7 +131,7 @@ def build_report(
     blocks: list[Table | Plot] = [t for t in tables if t is not None]
     for record in runs:
         blocks += run_plots(record, ceilings)
-    blocks += [publish.fingerprint_table(runs), publish.commands_table(runs)]
+    blocks += [*claims, publish.fingerprint_table(runs), publish.commands_table(runs)]
     intro = [f"{len(runs)} run(s): {', '.join(r.run_id for r in runs)}."]
     if base is not None:
         intro.append(f"Baseline: {base.run_id}.")

@@ -45,6 +45,7 @@ def runs_cmd(results_dir: Path) -> None:
     type=click.Path(path_type=Path),
     help="The run others are compared with (id, file or latest).",
 )
+@click.option("--claims", "with_claims", is_flag=True, help="Add the vendor claims' verdicts.")
 @click.option(
     "--history", "pattern", help="Plot the cases matching PATTERN across the runs in --results-dir."
 )
@@ -54,11 +55,11 @@ def runs_cmd(results_dir: Path) -> None:
 )  # fmt: skip
 def report_cmd(
     results: tuple[Path, ...], html: Path | None, markdown: Path | None, baseline: Path | None,
-    pattern: str | None, results_dir: Path,
+    with_claims: bool, pattern: str | None, results_dir: Path,
 ) -> None:  # fmt: skip
     """Publish RESULTS (files, folders or `latest`) as HTML and/or Markdown: tables, plots,
     fingerprints and commands; or, with --history, one case's trend across runs."""
-    from bench.app import publish, trend
+    from bench.app import publish, trend, verdicts
     from bench.core.errors import ConfigError
 
     if html is None and markdown is None:
@@ -66,8 +67,29 @@ def report_cmd(
     if pattern is not None:
         report = trend.build_history(pattern, results_dir)
     elif results:
-        report = publish.build_report(results, results_dir, baseline)
+        claims = (
+            verdicts.claims_tables(results, results_dir, _claims_defaults()) if with_claims else []
+        )
+        report = publish.build_report(results, results_dir, baseline, claims=claims)
     else:
         raise ConfigError("report: give RESULTS (files, folders or `latest`) or --history PATTERN")
     for path in publish.write(report, html, markdown):
         base.err().print(f"wrote {escape(str(path))}", highlight=False)
+
+
+def _claims_defaults() -> dict[str, object]:
+    """The conditions `claims` judges under by default (its own flags' defaults), so a report
+    and the claims command agree without a second copy of them."""
+    from bench.cli.claims import claims_cmd
+
+    own = {
+        "results",
+        "registry_path",
+        "calibrations",
+        "results_dir",
+        "out_format",
+        "output",
+        "check",
+    }
+    parsed = claims_cmd.make_context("claims", [], resilient_parsing=True).params
+    return {k: v for k, v in parsed.items() if k not in own}

@@ -274,3 +274,26 @@ def test_history_patterns_are_substrings_or_globs_with_literal_brackets() -> Non
     cid = "gemm[m=256,n=256,k=256,dtype=float32]@numpy/latency"
     assert matches(cid, "GEMM[m=256") and matches(cid, "gemm[m=256,*@numpy/*")
     assert not matches(cid, "gemm[m=128,*") and not matches(cid, "*@onnxruntime/*")
+
+
+def test_report_with_claims_carries_each_verdict_and_its_evidence(
+    local_runs: list[Path], tmp_path: Path
+) -> None:
+    md = tmp_path / "claims.md"
+    assert invoke("report", str(local_runs[0]), "--claims", "--markdown", str(md)).exit_code == 0
+    text = md.read_text()
+    assert "### claims: claims in the articles" in text
+    tables = md_tables(text)
+    for t in tables:
+        assert len({len(row) for row in t}) == 1, t[0]
+    claims = next(t for t in tables if t[0][:1] == ["id"] and "verdict" in t[0])
+    verdict, evidence = claims[0].index("verdict"), claims[0].index("evidence")
+    verdicts = {row[verdict] for row in claims[2:]}
+    assert verdicts <= {
+        "supported",
+        "partly supported",
+        "contradicted",
+        "not measurable",
+        "not yet measured",
+    }
+    assert all(row[evidence] for row in claims[2:])  # every verdict says what it rests on
