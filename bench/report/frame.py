@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -104,8 +104,3 @@ def _typed(values: list[Any]) -> pd.Series:
 
 def _missing(value: Any) -> bool:
     return isinstance(value, float) and value != value
-
-
-def param_columns(frame: pd.DataFrame) -> Mapping[str, str]:
-    """{'param.m': 'm', ...}: the params among a frame's columns."""
-    return {c: c.removeprefix("param.") for c in frame.columns if c.startswith("param.")}

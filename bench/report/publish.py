@@ -42,10 +42,6 @@ class Report:
     blocks: tuple[Table | Plot, ...] = field(default_factory=tuple)
 
 
-def _run_label(record: RunRecord) -> str:
-    return record.run_id
-
-
 @dataclass(frozen=True)
 class Col:
     """One column while a table is built: header, cells, alignment, and whether it may go."""
@@ -233,7 +229,7 @@ def fingerprint_table(runs: Sequence[RunRecord]) -> Table:
         values = [_value(f.get(key)) for f in flat]
         mark = "differs" if len(set(values)) > 1 else ""
         rows.append((key, *values, mark) if len(runs) > 1 else (key, *values))
-    headers = ("entry", *(_run_label(r) for r in runs), *(("",) if len(runs) > 1 else ()))
+    headers = ("entry", *(r.run_id for r in runs), *(("",) if len(runs) > 1 else ()))
     return Table("environment", headers, tuple(rows))
 
 

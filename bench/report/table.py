@@ -93,14 +93,6 @@ def varying_params(cases: Sequence[CaseResult]) -> list[str]:
     ]
 
 
-def rate(case: CaseResult) -> str:
-    """GFLOP/s for compute-bound workloads, GB/s where no FLOP count is meaningful."""
-    gflops, gbs = rates(case)
-    if gflops is not None:
-        return f"{fmt_num(gflops)} GFLOP/s"
-    return f"{fmt_num(gbs)} GB/s" if gbs is not None else "-"
-
-
 def rates(case: CaseResult) -> tuple[float | None, float | None]:
     """(GFLOP/s, GB/s) with only the one that describes the case filled in."""
     if case.gflops_per_s is not None and (case.intensity_flop_per_byte or 0) >= 1:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 from matplotlib import image
 
+import bench
 from bench.cli import main
 from bench.core import store
 from bench.remote.server import Script, running
@@ -201,6 +202,10 @@ def test_report_of_a_chat_sweep(chat_run: Path, tmp_path: Path) -> None:
     assert ttfts == pytest.approx(stored, rel=5e-3)
     queue = head.index(next(h for h in head if h.startswith("queue p50")))
     assert all(float(row[queue]) * scale == pytest.approx(0.001) for row in remote[2:])
+    # the same run as a frame: one row per load point, the stream's figures as columns
+    frame = bench.load_frame(chat_run)
+    assert list(frame["concurrency"]) == [1, 2, 4] and str(frame["concurrency"].dtype) == "Int64"
+    assert list(frame["ttft_p50_s"]) == stored and list(frame["requests_ok"]) == [8, 8, 8]
     # one throughput curve for the sweep
     links = re.findall(IMAGE, md.read_text())
     assert [Path(link).name.split("-")[0] for link in links] == ["sweep1"]
