@@ -220,8 +220,8 @@ class Roof:
 
 
 def roofs_of(record: RunRecord, ceilings: Sequence[Any]) -> list[Roof]:
-    """The measured roofs for each dtype the run's compute cases used (the best any backend
-    reached on the device, as the % of ceiling column uses)."""
+    """The measured roofs for each dtype the run's compute cases used that has a calibrated
+    matrix peak (the best any backend reached on the device, as the % of ceiling column uses)."""
     from bench.claims.ceilings import machine_peak
 
     seen = {
@@ -233,7 +233,7 @@ def roofs_of(record: RunRecord, ceilings: Sequence[Any]) -> list[Roof]:
     for backend, dtype in sorted(seen):
         matrix = machine_peak(ceilings, backend, "matrix", dtype)
         memory = machine_peak(ceilings, backend, "memory")
-        if matrix is not None or memory is not None:
+        if matrix is not None:  # without a matrix peak the roof has no flat top to draw
             roofs.setdefault(
                 dtype,
                 Roof(dtype, matrix.per_s if matrix else None, memory.per_s if memory else None),

@@ -132,3 +132,21 @@ def test_roofline_draws_the_roofs_and_each_case_at_its_intensity() -> None:
     assert (list(first.get_xdata()), list(first.get_ydata())) == ([20.0], [80.0])
     assert (list(second.get_xdata()), list(second.get_ydata())) == ([0.5], [4.0])
     assert plots.roofline(record(compute), []) is None  # no calibration: no roofline
+
+
+def test_roofs_come_from_the_calibration_per_dtype_with_a_matrix_peak() -> None:
+    from bench.claims.ceilings import Ceiling
+
+    ceilings = [
+        Ceiling("numpy", "cpu", "matrix", "float32", 100e9, "gemm", "cal"),
+        Ceiling("onnxruntime", "cpu", "matrix", "float32", 150e9, "gemm", "cal"),
+        Ceiling("numpy", "cpu", "memory", "float32", 10e9, "triad", "cal"),
+    ]
+    with_dtype = dataclasses.replace(
+        local("a", (2, 2), dtype="float32"), intensity_flop_per_byte=8.0
+    )
+    without = dataclasses.replace(local("b", (2, 2)), intensity_flop_per_byte=8.0)  # no dtype param
+    # the device's best matrix peak (onnxruntime's) and its memory bandwidth; no roof for ""
+    assert plots.roofs_of(record(with_dtype, without), ceilings) == [
+        plots.Roof("float32", 150e9, 10e9)
+    ]
