@@ -24,6 +24,8 @@ def print_run(record: RunRecord, path: Path) -> None:
 
     console = base.out()
     console.print(report.results_table(record, width=console.width))
+    for line in report.reasons_of(record):
+        console.print(escape(line), highlight=False)
     for line in report.warnings_of(record):
         note(line)
     fp = record.fingerprint

@@ -163,3 +163,16 @@ def test_show_of_a_chat_sweep_fits_80_columns(tmp_path: Path) -> None:
     ]
     assert [(r[2], r[3]) for r in rows] == [("concurrency 1", "4/0"), ("concurrency 2", "4/0")]
     assert "not shown at 80 columns:" in shown.output
+
+
+def test_a_case_that_did_not_pass_gives_its_reason_under_the_table(tmp_path: Path) -> None:
+    from bench.core import resources
+
+    model = resources.shipped("models/tiny_lm.onnx")
+    args = ["run", "-w", "onnx", "-p", f"model={model}", "-b", "numpy", "--min-time", "0.01"]
+    invoke([*args, "--out", str(tmp_path)])  # onnx has no numpy implementation: unsupported
+    [path] = tmp_path.glob("*.json")
+    shown = invoke(["show", str(path)], columns=80)
+    rows = [line for line in _table_lines(shown.output) if re.match(r"│\s+\d+ │", line)]
+    assert [row.strip("│").split("│")[-1].strip() for row in rows] == ["unsupported"]
+    assert "#1 unsupported: workload 'onnx' has no array implementation for numpy" in shown.output
