@@ -127,9 +127,7 @@ def gate_eval_settings(
     policy, block settings, decision counts."""
     from bench.app import gate_eval
 
-    planned, policy, blocks, settings = gate_eval.load(
-        config or resources.shipped("gate-eval.toml")
-    )
+    planned, policy, blocks, settings = gate_eval.load(config or resources.shipped("gate-eval.toml"))
     given = {k: v for k, v in counts.items() if v is not None}
     for key, value in given.items():
         if value < 1:
