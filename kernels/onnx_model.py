@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import functools
-import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import onnx
 from google.protobuf import message, text_format
-from onnx import helper, shape_inference
+from onnx import helper, numpy_helper, shape_inference
 
 from bench.core.errors import ConfigError
 from bench.core.workloads import Arrays, Param, Params, WorkloadSpec
+from kernels import onnx_count
 
 # Symbolic dim names (compared lower-case) that the `batch` and `seq` parameters bind.
 BATCH_NAMES = frozenset({"batch", "batch_size", "batchsize", "bs", "n"})
@@ -30,7 +29,9 @@ PARAMS = (
     Param("seq", 128, int, "tokens", "value of dims named seq/seq_len/tokens/...", minimum=1),
     Param("dims", "", str, "", "other symbolic dims: name=value,name2=value2"),
     Param("int_high", 1000, int, "", "integer inputs (token ids) lie in [0, int_high)", minimum=1),
-    Param("inputs", "", str, "path", ".npz whose arrays, named like the model's inputs, are fed as is"),
+    Param(
+        "inputs", "", str, "path", ".npz whose arrays, named like the model's inputs, are fed as is"
+    ),
 )
 
 
@@ -323,16 +324,14 @@ def build_onnx(p: Params) -> str:
 # ---------------------------------------------------------------------------- flops and bytes
 
 
-def _inferred(p: Params) -> onnx.ModelProto | None:
-    """The model with inputs at the fed shapes and shapes inferred; None if inference fails."""
+def _inferred(p: Params) -> onnx.ModelProto:
+    """The model with inputs at the fed shapes and, where ONNX can, every other shape inferred."""
     shapes = _feed_shapes(p)
     return _inferred_cached(*_file_key(p["model"]), tuple(sorted(shapes.items())))
 
 
 @functools.lru_cache(maxsize=8)
-def _inferred_cached(
-    path: str, mtime_ns: int, size: int, shapes: tuple[tuple[str, tuple[int, ...]], ...]
-) -> onnx.ModelProto | None:
+def _inferred_cached(path: str, mtime_ns: int, size: int, shapes: FedShapes) -> onnx.ModelProto:
     bound = onnx.ModelProto()
     bound.CopyFrom(_load_cached(path, mtime_ns, size))
     fed = dict(shapes)
@@ -344,109 +343,105 @@ def _inferred_cached(
                 dims.add().dim_value = value
     try:
         return shape_inference.infer_shapes(bound, data_prop=True)
-    except shape_inference.InferenceError:
-        return None
+    except (shape_inference.InferenceError, onnx.checker.ValidationError):
+        return bound  # the runtime probe below still finds the shapes that matter
 
 
-def _static_shape(vi: onnx.ValueInfoProto) -> tuple[int, ...] | None:
-    if vi.type.WhichOneof("value") != "tensor_type" or not vi.type.tensor_type.HasField("shape"):
-        return None
-    dims = vi.type.tensor_type.shape.dim
-    if not all(d.HasField("dim_value") for d in dims):
-        return None
-    return tuple(d.dim_value for d in dims)
+FedShapes = tuple[tuple[str, tuple[int, ...]], ...]
 
 
-def _known_shapes(graph: onnx.GraphProto) -> dict[str, tuple[int, ...]]:
-    shapes = {t.name: tuple(t.dims) for t in graph.initializer}
-    for vi in (*graph.input, *graph.value_info, *graph.output):
-        shape = _static_shape(vi)
-        if shape is not None:
-            shapes[vi.name] = shape
-    return shapes
+def _wanted(graph: onnx.GraphProto) -> tuple[set[str], set[str]]:
+    """Names whose shapes the count needs (counted nodes, graph outputs) and whose values it
+    needs (If conditions, Loop trip counts)."""
+    shapes = {o.name for o in graph.output}
+    values: set[str] = set()
+    for node in graph.node:
+        if node.op_type in ("If", "Loop") and node.input and node.input[0]:
+            values.add(node.input[0])
+        if onnx_count.node_flops(node, onnx_count.Facts({}, {})) != 0:
+            shapes.update(n for n in (*node.input, *node.output) if n)
+    return shapes, values
 
 
-Shapes = dict[str, tuple[int, ...]]
+def _facts(p: Params) -> tuple[onnx.ModelProto, onnx_count.Facts]:
+    """Static shapes from inference; the rest (and If/Loop control values) from one CPU run."""
+    model = _inferred(p)
+    shapes = onnx_count.graph_shapes(model.graph)
+    want_shapes, want_values = _wanted(model.graph)
+    values = _static_values(model.graph, want_values)
+    missing = sorted((want_shapes - set(shapes)) | (want_values - set(values)))
+    if missing:
+        key = (*_file_key(p["model"]), tuple(sorted(_feed_shapes(p).items())))
+        probed = _probe(key, tuple(missing), p)
+        shapes.update({n: a.shape for n, a in probed.items()})
+        values.update({n: a for n, a in probed.items() if n in want_values})
+    return model, onnx_count.Facts(shapes, values)
 
 
-def _matmul_flops(node: onnx.NodeProto, shapes: Shapes) -> int | None:
-    a, b = shapes.get(node.input[0]), shapes.get(node.input[1])
-    if not a or not b:
-        return None
-    # numpy matmul semantics: a 1-D operand is a row (a) or a column (b); batch dims broadcast.
-    m = a[-2] if len(a) > 1 else 1
-    n = b[-1] if len(b) > 1 else 1
-    batch = np.broadcast_shapes(a[:-2], b[:-2])
-    return 2 * math.prod(batch) * m * n * a[-1]
+def _static_values(graph: onnx.GraphProto, names: set[str]) -> dict[str, np.ndarray]:
+    out = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name in names}
+    for node in graph.node:
+        if (
+            node.op_type == "Constant"
+            and node.output[0] in names
+            and node.attribute[0].name == "value"
+        ):
+            out[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    return out
 
 
-def _gemm_flops(node: onnx.NodeProto, shapes: Shapes) -> int | None:
-    a, b = shapes.get(node.input[0]), shapes.get(node.input[1])
-    if a is None or b is None or len(a) != 2 or len(b) != 2:
-        return None
-    attrs = {x.name: helper.get_attribute_value(x) for x in node.attribute}
-    m, k = (a[1], a[0]) if attrs.get("transA", 0) else a
-    n = b[0] if attrs.get("transB", 0) else b[1]
-    return 2 * m * n * k
+_PROBES: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
 
 
-def _conv_flops(node: onnx.NodeProto, shapes: Shapes) -> int | None:
-    w, y = shapes.get(node.input[1]), shapes.get(node.output[0])
-    if w is None or y is None:
-        return None
-    # Each of N*Cout*Hout*Wout outputs is a dot product over Cin/group * kH * kW taps.
-    return 2 * math.prod(y) * math.prod(w[1:])
+def _probe(key: tuple[Any, ...], names: tuple[str, ...], p: Params) -> dict[str, np.ndarray]:
+    """Run the model once on CPU with `names` exposed as outputs: their runtime arrays."""
+    if (key, names) not in _PROBES:
+        _PROBES.clear()  # one model at a time: intermediate arrays can be large
+        _PROBES[(key, names)] = _run_exposed(p, names)
+    return _PROBES[(key, names)]
 
 
-_FLOP_COUNTERS: dict[str, Callable[[onnx.NodeProto, Shapes], int | None]] = {
-    "MatMul": _matmul_flops,
-    "Gemm": _gemm_flops,
-    "Conv": _conv_flops,
-}
+def _run_exposed(p: Params, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    model = onnx.load(p["model"])  # with external data: the session gets bytes, not the path
+    declared = {o.name for o in model.graph.output} | {i.name for i in model.graph.input}
+    extra = [n for n in names if n not in declared]
+    model.graph.output.extend(onnx.ValueInfoProto(name=n) for n in extra)
+    so = ort.SessionOptions()
+    # Unoptimised, so every exposed name still exists as the graph states it.
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.log_severity_level = 3  # declared-vs-actual output shape warnings are expected here
+    # The inputs the runner feeds at seed 0, so data-dependent shapes match the timed run.
+    feeds = make_inputs(p, np.random.default_rng([0, *b"onnx"]))
+    wanted = [n for n in names if n not in feeds]
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), so, ["CPUExecutionProvider"])
+        arrays = session.run(wanted, feeds)
+    except _ort_errors():
+        return {}  # shapes stay unknown: the FLOP count says None rather than guess
+    found = {n: np.asarray(a) for n, a in zip(wanted, arrays, strict=True)}
+    found.update({n: feeds[n] for n in names if n in feeds})
+    return found
 
 
 def flops(p: Params) -> int | None:
-    """2*M*N*K over the top-level MatMul, Gemm and Conv nodes; None if any shape is unknown."""
-    model = _inferred(p)
-    if model is None:
-        return None
-    shapes = _known_shapes(model.graph)
-    total = 0
-    for node in model.graph.node:
-        counter = _FLOP_COUNTERS.get(node.op_type)
-        if counter is None or node.domain not in ("", "ai.onnx"):
-            continue
-        count = counter(node, shapes)
-        if count is None:
-            return None
-        total += count
-    return total
-
-
-def _nbytes(elem_type: int, shape: tuple[int, ...]) -> int:
-    return math.prod(shape) * np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)).itemsize
-
-
-def _output_bytes(p: Params) -> int | None:
-    model = _inferred(p)
-    if model is None:
-        return None
-    shapes = [_static_shape(vi) for vi in model.graph.output]
-    if any(s is None for s in shapes):
-        return None
-    return sum(
-        _nbytes(vi.type.tensor_type.elem_type, s)
-        for vi, s in zip(model.graph.output, shapes, strict=True)
-        if s is not None
-    )
+    """2 x multiply-adds of the matrix ops (subgraphs included); None when any is unknown."""
+    model, facts = _facts(p)
+    return onnx_count.graph_flops(model.graph, facts)
 
 
 def bytes_moved(p: Params) -> int:
-    """Inputs at the fed shapes + initializers (from their dims) + outputs when inferable."""
+    """Inputs at the fed shapes, every weight once (initializers, Constant nodes), outputs."""
     fed = _feed_shapes(p)
-    inputs = sum(_nbytes(s.elem_type, fed[s.name]) for s in signature(p["model"]))
-    weights = sum(_nbytes(t.data_type, tuple(t.dims)) for t in _load(p["model"]).graph.initializer)
-    return inputs + weights + (_output_bytes(p) or 0)
+    inputs = sum(onnx_count.nbytes(s.elem_type, fed[s.name]) for s in signature(p["model"]))
+    model, facts = _facts(p)
+    outputs = sum(
+        onnx_count.nbytes(o.type.tensor_type.elem_type, facts.shapes[o.name])
+        for o in model.graph.output
+        if o.name in facts.shapes
+    )
+    return inputs + onnx_count.weight_bytes(model.graph) + outputs
 
 
 SPEC = WorkloadSpec(
