@@ -75,6 +75,7 @@ class WorkloadSpec:
     compute: Callable[[ModuleType, Mapping[str, Any], Params], Any] | None = None
     build_onnx: Callable[[Params], Any] | None = None
     check: Callable[[Params], None] | None = None
+    batch_of: Callable[[Params], int] | None = None  # when the batch comes from data, not a param
     tolerance: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TOLERANCE)
     batch_param: str | None = None
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -113,6 +114,12 @@ class WorkloadSpec:
 
     def tolerance_for(self, dtype: str) -> float:
         return self.tolerance.get(dtype, DEFAULT_TOLERANCE.get(dtype, 1e-4))
+
+    def samples_per_call(self, params: Params) -> int:
+        """What throughput counts per call: the workload's own batch, else its batch parameter."""
+        if self.batch_of is not None:
+            return self.batch_of(params)
+        return int(params.get(self.batch_param, 1)) if self.batch_param else 1
 
 
 # name -> module path; importing a kernel happens only when it is used.

@@ -52,7 +52,7 @@ def derived(p: Planned, m: Measurement, prepared: Prepared) -> dict[str, Any]:
     """Statistics and the figures the workload's own model gives (FLOP/s, GB/s, intensity)."""
     stats = summarize([ns / m.loops / 1e9 for ns in m.sample_ns])
     flops, moved = p.spec.flops(p.params), p.spec.bytes_moved(p.params)
-    batch = int(p.params.get(p.spec.batch_param, 1)) if p.spec.batch_param else 1
+    batch = p.spec.samples_per_call(p.params)
     t = stats.median_s
     return {
         "stats": stats,

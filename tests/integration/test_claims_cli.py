@@ -66,7 +66,9 @@ def test_calibration_record_holds_ceilings(calibration, stored_run):
     record = store.load(calibration)
     assert record.config["kind"] == "calibration"
     # the command as typed, so it reproduces the calibration (paths included)
-    typed = f"accelbench calibrate --quick -b numpy --out {stored_run.parent} --against {stored_run}"
+    typed = (
+        f"accelbench calibrate --quick -b numpy --out {stored_run.parent} --against {stored_run}"
+    )
     assert record.config["command"] == typed
     names = {(c.workload, c.params.get("dtype")) for c in record.cases if c.status == "ok"}
     assert {

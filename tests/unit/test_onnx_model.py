@@ -40,7 +40,15 @@ def foo_model(tmp_path: Path) -> Path:
 def test_registered_under_onnx() -> None:
     assert get("onnx") is SPEC
     assert SPEC.compute is None
-    assert [p.name for p in SPEC.params] == ["model", "batch", "seq", "dims", "int_high", "inputs"]
+    assert [p.name for p in SPEC.params] == [
+        "model",
+        "batch",
+        "seq",
+        "dims",
+        "int_high",
+        "int_range",
+        "inputs",
+    ]
 
 
 def test_shipped_example_matches_its_generator(tmp_path: Path) -> None:
