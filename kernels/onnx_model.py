@@ -400,6 +400,9 @@ SPEC = WorkloadSpec(
     compute=None,  # numpy cannot run an arbitrary ONNX graph: the harness reports it unsupported
     build_onnx=build_onnx,
     check=check,
+    # The reference is ORT's CPU output, not float64: a backend (or optimisation level) that
+    # fuses and reorders differently drifts by ~1e-4..1e-3 through a deep fp32 network.
+    tolerance={"float16": 2e-2, "bfloat16": 5e-2, "float32": 2e-3, "float64": 1e-9},
     batch_param="batch",
     batch_of=samples_per_call,
 )

@@ -60,6 +60,7 @@ class Prepared:
     synchronous: bool = True
     threads: Mapping[str, Any] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
+    tolerance: float | None = None  # a looser error bound this backend's arithmetic needs
 
 
 @runtime_checkable

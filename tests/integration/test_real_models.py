@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
+from bench.core import digest
 from bench.core.workloads import get, seeded_inputs
 from tests.real_models import REAL_MODELS, RealModel, independent_bytes, independent_flops
 
@@ -44,6 +46,9 @@ def test_real_model_runs_checked_with_independent_flops_and_bytes(
     assert case["flops"] == independent_flops(path, x) > 0
     assert case["bytes_moved"] == independent_bytes(path, x, spec.reference(x, p))
     assert case["gflops_per_s"] == pytest.approx(case["flops"] / case["stats"]["median_s"] / 1e9)
+    named = path.name.encode() + b"\0" + path.read_bytes()
+    assert case["details"]["model_sha256"] == hashlib.sha256(named).hexdigest()
+    assert case["details"]["inputs_sha256"] == digest.arrays_sha256([x])
 
 
 def test_npz_batch_sets_throughput(tmp_path: Path) -> None:
