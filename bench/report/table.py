@@ -51,13 +51,30 @@ def short_params(params: Mapping[str, Any], workload: str = "") -> str:
     return " ".join(head + rest)
 
 
-def rate(case: CaseResult) -> str:
-    """GFLOP/s for compute-bound workloads, GB/s where no FLOP count is meaningful."""
-    if case.gflops_per_s is not None and (case.intensity_flop_per_byte or 0) >= 1:
-        return f"{fmt_num(case.gflops_per_s)} GFLOP/s"
+def rate(case: CaseResult, unit: str | None = None) -> str:
+    """GFLOP/s for compute-bound workloads, GB/s where no FLOP count is meaningful; with `unit`
+    given (one per workload of a table), that unit always, and '-' where it is unknown."""
+    if unit == "GFLOP/s" or (unit is None and _compute_bound(case)):
+        return f"{fmt_num(case.gflops_per_s)} GFLOP/s" if case.gflops_per_s is not None else "-"
     if case.gb_per_s is not None:
         return f"{fmt_num(case.gb_per_s)} GB/s"
-    return fmt_num(case.gflops_per_s) + " GFLOP/s" if case.gflops_per_s else "-"
+    return fmt_num(case.gflops_per_s) + " GFLOP/s" if case.gflops_per_s and unit is None else "-"
+
+
+def _compute_bound(case: CaseResult) -> bool:
+    return case.gflops_per_s is not None and (case.intensity_flop_per_byte or 0) >= 1
+
+
+def rate_units(cases: Iterable[CaseResult]) -> dict[str, str]:
+    """One rate unit per workload, so a sweep never flips between GFLOP/s and GB/s: GFLOP/s
+    when any of its cases is compute-bound, else GB/s."""
+    units: dict[str, str] = {}
+    for c in cases:
+        if _compute_bound(c):
+            units[c.workload] = "GFLOP/s"
+        else:
+            units.setdefault(c.workload, "GB/s")
+    return units
 
 
 _NUMERIC = ("median", "p99", "throughput", "rate", "rel err")
@@ -71,6 +88,7 @@ def results_table(record: RunRecord, title: str | None = None) -> Table:
         table.add_column(
             col, justify="right" if numeric else "left", no_wrap=col != "params" and col != "status"
         )
+    units = rate_units(record.cases)
     for i, c in enumerate(record.cases, 1):
         s = c.stats
         status = escape(c.status if c.status == "ok" else f"{c.status}: {c.reason}")
@@ -82,7 +100,7 @@ def results_table(record: RunRecord, title: str | None = None) -> Table:
             fmt_time(s.median_s if s else None),
             fmt_time(s.p99_s if s else None),
             f"{fmt_num(c.throughput_per_s)}/s" if c.throughput_per_s else "-",
-            rate(c),
+            rate(c, units[c.workload]),
             f"{c.rel_error:.1e}" if c.rel_error is not None else "-",
             f"[{_STATUS_STYLE[c.status]}]{status}[/]",
         )
