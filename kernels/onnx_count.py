@@ -18,9 +18,6 @@ _KNOWN_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", MS})
 # Heavy ops this count cannot size: their presence makes the total unknown, never an undercount.
 _UNCOUNTED = frozenset(
     {
-        ("", "Attention"),
-        (MS, "Attention"),
-        (MS, "MultiHeadAttention"),
         (MS, "GroupQueryAttention"),
         (MS, "QAttention"),
         (MS, "PackedAttention"),
@@ -159,6 +156,48 @@ def _einsum(node: onnx.NodeProto, shapes: Shapes) -> int | None:
     return (2 if len(operands) == 2 else 1) * math.prod(sizes.values())
 
 
+def _attention_core(batch_q: int, kv_len: int, qk: int, v: int) -> int:
+    """Q @ K^T and P @ V over all heads: batch*seq_q query rows against kv_len keys."""
+    return 2 * batch_q * kv_len * qk + 2 * batch_q * kv_len * v
+
+
+def _attention(node: onnx.NodeProto, shapes: Shapes) -> int | None:
+    """ONNX Attention (opset 23): Q, K, V as (B, heads, S, d) or (B, S, heads*d), past keys too."""
+    q, k, y = shapes.get(node.input[0]), shapes.get(node.input[1]), shapes.get(node.output[0])
+    if q is None or k is None or y is None or len(q) != len(k) or len(q) not in (3, 4):
+        return None
+    past = shapes.get(node.input[4]) if len(node.input) > 4 and node.input[4] else None
+    if len(q) == 4:
+        kv_len = k[2] + (past[2] if past else 0)
+        return _attention_core(q[0] * q[2], kv_len, q[1] * q[3], y[1] * y[3])
+    kv_len = k[1] + (past[2] if past else 0)
+    return _attention_core(q[0] * q[1], kv_len, q[2], y[2])
+
+
+def _ms_attention(node: onnx.NodeProto, shapes: Shapes) -> int | None:
+    """ORT's Attention: the packed QKV projection of the input, then the attention core."""
+    x, w, y = shapes.get(node.input[0]), shapes.get(node.input[1]), shapes.get(node.output[0])
+    if x is None or w is None or y is None or len(x) != 3 or len(w) != 2:
+        return None
+    sizes = list(_attrs(node).get("qkv_hidden_sizes", []) or [])  # type: ignore[call-overload]
+    qk = int(sizes[0]) if sizes else w[1] // 3
+    past = shapes.get(node.input[4]) if len(node.input) > 4 and node.input[4] else None
+    kv_len = x[1] + (past[3] if past and len(past) == 5 else 0)  # past: (2, B, heads, P, d)
+    projection = 2 * x[0] * x[1] * x[2] * w[1]
+    return projection + _attention_core(x[0] * x[1], kv_len, qk, y[2])
+
+
+def _ms_multihead(node: onnx.NodeProto, shapes: Shapes) -> int | None:
+    """ORT's MultiHeadAttention with separate query (B, S, D) and key (B, L, D) or (B, h, L, d)."""
+    q = shapes.get(node.input[0])
+    k = shapes.get(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+    y = shapes.get(node.output[0])
+    if q is None or k is None or y is None or len(q) != 3 or len(k) not in (3, 4):
+        return None  # packed QKV layouts are not sized here
+    kv_len = k[1] if len(k) == 3 else k[2]
+    return _attention_core(q[0] * q[1], kv_len, q[2], y[2])
+
+
 _COUNTERS: dict[tuple[str, str], Callable[[onnx.NodeProto, Shapes], int | None]] = {
     ("", "MatMul"): _matmul_at(0, 1),
     ("", "MatMulInteger"): _matmul_at(0, 1),
@@ -178,6 +217,9 @@ _COUNTERS: dict[tuple[str, str], Callable[[onnx.NodeProto, Shapes], int | None]]
     ("", "RNN"): _recurrent,
     (MS, "DynamicQuantizeLSTM"): _recurrent,
     ("", "Einsum"): _einsum,
+    ("", "Attention"): _attention,
+    (MS, "Attention"): _ms_attention,
+    (MS, "MultiHeadAttention"): _ms_multihead,
 }
 
 

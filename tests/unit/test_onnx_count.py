@@ -19,7 +19,7 @@ def save(tmp_path: Path, nodes: list, inputs: list, outputs: list, inits=(), ops
     graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
     imports = [helper.make_opsetid("", opset), *kw.get("extra_opsets", [])]
     model = helper.make_model(graph, opset_imports=imports)
-    model.ir_version = 8
+    model.ir_version = 10 if opset >= 21 else 8
     path = tmp_path / "m.onnx"
     onnx.save_model(model, str(path))
     return str(path)
@@ -134,7 +134,7 @@ def test_constant_node_weights_count_once_in_bytes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("domain", "op"), [("com.microsoft", "Attention"), ("custom.example", "Mystery")]
+    ("domain", "op"), [("com.microsoft", "GroupQueryAttention"), ("custom.example", "Mystery")]
 )
 def test_unsized_heavy_or_custom_ops_make_the_count_unknown(domain: str, op: str) -> None:
     from kernels import onnx_count
@@ -175,3 +175,51 @@ def test_runtime_shapes_fill_what_inference_cannot(tmp_path: Path) -> None:
     p = SPEC.resolve({"model": path})
     mask = seeded_inputs(SPEC, p, seed=0)["mask"]
     assert SPEC.flops(p) == 2 * int(mask.sum()) * 8 * 4
+
+
+def attention_flops(op: str, domain: str, shapes: dict, inputs: list[str], **attrs: object):
+    from kernels import onnx_count
+
+    node = helper.make_node(op, inputs, ["y"], domain=domain, **attrs)
+    return onnx_count.node_flops(node, onnx_count.Facts(shapes, {}))
+
+
+def test_onnx_attention_counts_scores_and_weighted_values() -> None:
+    # B=2, 4 heads, S=8 queries, L=16 keys, d=32: QK^T and PV are each 2*B*h*S*L*d.
+    four_d = {"q": (2, 4, 8, 32), "k": (2, 4, 16, 32), "v": (2, 4, 16, 32), "y": (2, 4, 8, 32)}
+    assert attention_flops("Attention", "", four_d, ["q", "k", "v"]) == 2 * 2 * (
+        2 * 4 * 8 * 16 * 32
+    )
+    three_d = {"q": (2, 8, 128), "k": (2, 16, 128), "v": (2, 16, 128), "y": (2, 8, 128)}
+    assert attention_flops("Attention", "", three_d, ["q", "k", "v"], q_num_heads=4) == (
+        2 * 2 * (2 * 8 * 16 * 128)
+    )
+
+
+def test_ort_attention_adds_the_qkv_projection() -> None:
+    shapes = {"x": (2, 8, 64), "w": (64, 192), "b": (192,), "y": (2, 8, 64)}
+    projection = 2 * (2 * 8) * 64 * 192
+    core = 2 * 2 * (2 * 8 * 8 * 64)
+    flops = attention_flops("Attention", "com.microsoft", shapes, ["x", "w", "b"], num_heads=4)
+    assert flops == projection + core
+
+
+def test_ort_multihead_attention_with_separate_keys() -> None:
+    shapes = {"q": (1, 10, 64), "k": (1, 20, 64), "v": (1, 20, 64), "y": (1, 10, 64)}
+    flops = attention_flops(
+        "MultiHeadAttention", "com.microsoft", shapes, ["q", "k", "v"], num_heads=2
+    )
+    assert flops == 2 * 2 * (10 * 20 * 64)
+    packed = {"q": (1, 10, 2, 3, 32), "y": (1, 10, 64)}
+    assert (
+        attention_flops("MultiHeadAttention", "com.microsoft", packed, ["q"], num_heads=2) is None
+    )
+
+
+def test_attention_model_through_the_workload(tmp_path: Path) -> None:
+    node = helper.make_node("Attention", ["q", "k", "v"], ["y"])
+    ins = [vi("q", [2, 4, 8, 32]), vi("k", [2, 4, 16, 32]), vi("v", [2, 4, 16, 32])]
+    path = save(tmp_path, [node], ins, [vi("y", None)], opset=23)
+    flops, moved = counts(path)
+    assert flops == 2 * 2 * (2 * 4 * 8 * 16 * 32)
+    assert moved == 4 * (2 * 4 * 8 * 32) * 2 + 4 * (2 * 4 * 16 * 32) * 2
