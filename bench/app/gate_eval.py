@@ -14,6 +14,7 @@ from scipy import stats as sps
 from bench.core import config as configmod
 from bench.core.config import Planned
 from bench.core.errors import ConfigError
+from bench.core.params import check_keys
 from bench.gate import decide as gate
 from bench.gate import interop
 from bench.gate.decide import Verdict
@@ -48,12 +49,7 @@ class EvalSettings:
 
 
 def eval_settings(table: Mapping[str, Any], where: str) -> EvalSettings:
-    known = {f.name for f in dataclasses.fields(EvalSettings)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})"
-        )
+    check_keys(table, {f.name for f in dataclasses.fields(EvalSettings)}, where)
     values = dict(table)
     if "slowdowns" in values:
         values["slowdowns"] = tuple(float(x) for x in values["slowdowns"])

@@ -13,6 +13,7 @@ import numpy as np
 
 from bench.core import stats
 from bench.core.errors import ConfigError
+from bench.core.params import check_keys, replace_typed
 from bench.core.records import CaseResult, RunRecord
 
 Method = Literal["exact", "bootstrap"]
@@ -102,18 +103,9 @@ def make_policy(
 ) -> GatePolicy:
     """A checked policy from a config table or flags (None values keep the base's)."""
     base = base or GatePolicy()
-    known = {f.name for f in dataclasses.fields(GatePolicy)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})"
-        )
+    check_keys(values, {f.name for f in dataclasses.fields(GatePolicy)}, where)
     given = {k: v for k, v in values.items() if v is not None}
-    try:
-        typed = {k: type(getattr(base, k))(v) for k, v in given.items()}
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return check_policy(dataclasses.replace(base, **typed), where)
+    return check_policy(replace_typed(base, given, where), where)
 
 
 @dataclass(frozen=True)

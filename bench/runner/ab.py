@@ -7,7 +7,6 @@ import gc
 import math
 import shlex
 import subprocess
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from bench.core import config as configmod
 from bench.core import store
 from bench.core.config import Planned
 from bench.core.errors import BenchError, ConfigError, UnsupportedCase
+from bench.core.params import check_keys, replace_typed
 from bench.core.policy import Policy
 from bench.core.records import CaseResult, RunRecord
 from bench.gate import decide as gate
@@ -489,33 +489,20 @@ def _result(
 
 def load_gate_config(path: Path) -> tuple[configmod.Suite, dict[str, dict[str, Any]]]:
     """A suite config plus its optional [gate], [ab] and [eval] tables."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
-    extra = {name: data.pop(name, {}) for name in GATE_TABLES}
-    for name, table in extra.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{name}] must be a table")
-    return configmod.parse(data, str(path)), extra
+    return configmod.load_tables(path, GATE_TABLES)
+
+
+def load_gate_tables(path: Path) -> dict[str, dict[str, Any]]:
+    """Only the [gate], [ab] and [eval] tables ({} when absent): a file may hold nothing else,
+    or be a whole suite config whose other tables are left unread."""
+    data = configmod.read_toml(path)
+    check_keys(data, {*GATE_TABLES, *configmod.TOP_KEYS}, str(path))
+    return configmod.pop_tables(data, GATE_TABLES, str(path))
 
 
 def block_settings(table: Mapping[str, Any], where: str) -> BlockSettings:
     """BlockSettings from an [ab] table (unknown keys name the known ones)."""
-    known = set(BlockSettings.__dataclass_fields__)
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})"
-        )
-    try:
-        settings = BlockSettings(
-            **{k: type(getattr(BlockSettings, k))(v) for k, v in table.items()}
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    settings = replace_typed(BlockSettings(), table, where)
     if settings.sample_time_s <= 0 or settings.min_samples < 1:
         raise ConfigError(f"{where}: sample_time_s must be > 0 and min_samples >= 1")
     return settings
