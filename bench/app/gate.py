@@ -27,7 +27,7 @@ def gate_tables(path: Path | None) -> dict[str, dict[str, Any]]:
         return {"gate": {}, "ab": {}}
     from bench.runner import ab
 
-    return ab.load_gate_config(path)[1]
+    return ab.load_gate_tables(path)
 
 
 def gate_policy(table: Mapping[str, Any], where: str, flags: Mapping[str, Any]) -> Any:
