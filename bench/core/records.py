@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bench.core.errors import SchemaVersionError
+from bench.core.jsonable import jsonable
 from bench.core.stats import Summary, summarize
 
 CALIBRATION_KIND = "calibration"  # config["kind"] of a calibrate run
@@ -81,20 +82,8 @@ class RunRecord:
 
 
 def to_dict(record: RunRecord) -> dict[str, Any]:
-    return _plain(dataclasses.asdict(record))
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: mappings to dicts, tuples to lists, non-finite floats to strings."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and value != value:
-        return "nan"
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    return value
+    plain: dict[str, Any] = jsonable(record)
+    return plain
 
 
 def _float(value: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from bench.core import store
 from bench.core.errors import BenchError, ConfigError
+from bench.core.jsonable import jsonable
 from bench.core.records import SCHEMA_VERSION, CaseResult, RunRecord
 from bench.core.stats import summarize
 
@@ -57,15 +57,8 @@ def _benchmark(case: CaseResult) -> dict[str, Any]:
     }
 
 
-def to_plain(value: Any) -> Any:
-    """JSON-ready copy: mappings to dicts, tuples to lists, non-finite floats to strings."""
-    if isinstance(value, Mapping):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "nan", "inf", "-inf": JSON has no literal for them
-    return value
+# The pytest plugin and this module's exports share the one conversion.
+to_plain = jsonable
 
 
 def _machine_info(record: RunRecord) -> dict[str, Any]:
