@@ -91,8 +91,7 @@ def check_policy(p: GatePolicy, where: str = "gate policy") -> GatePolicy:
             f"{where}: blocks min {p.min_blocks}, max {p.max_blocks}, step {p.block_step}: "
             "need 2 <= min_blocks <= max_blocks and block_step >= 1"
         )
-    if p.method not in METHODS:
-        raise ConfigError(f"{where}: method {p.method!r} (known: {', '.join(METHODS)})")
+    check_keys([p.method], METHODS, where, "method")
     if p.resamples < 100:
         raise ConfigError(f"{where}: resamples = {p.resamples} is too few (use 1000 or more)")
     return p

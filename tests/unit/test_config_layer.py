@@ -221,3 +221,17 @@ def test_the_shipped_default_suite_finds_its_model_for_ab_from_another_directory
     suite, _ = ab.load_gate_config(PROJECT / "configs" / "default.toml")
     (onnx,) = [c for c in suite.cases if c.workload == "onnx"]
     assert Path(onnx.params["model"]) == PROJECT / "configs" / "models" / "tiny_lm.onnx"
+
+
+def test_gate_policy_and_backend_names_use_the_one_check() -> None:
+    from bench import backends
+    from bench.gate.decide import make_policy
+
+    message = _error(make_policy, {"method": "bootstrapp"}, "g.toml: [gate]")
+    assert message.startswith("g.toml: [gate]: unknown method 'bootstrapp' (known: ")
+    assert message.endswith("did you mean 'bootstrap'?")
+    message = _error(make_policy, {"tolerence": 0.1}, "g.toml: [gate]")
+    assert message.endswith("did you mean 'tolerance'?")
+    message = _error(backends.load, "numpyy")
+    assert message.startswith("unknown backend 'numpyy' (known: ")
+    assert message.endswith("did you mean 'numpy'?")
