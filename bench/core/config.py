@@ -1,4 +1,4 @@
-"""Suite configs: TOML parsed once into frozen, validated dataclasses, expanded into cases."""
+"""Config files: the one TOML reader; suites parsed once into frozen, validated dataclasses."""
 
 from __future__ import annotations
 
