@@ -14,6 +14,7 @@ from bench.core import config as configmod
 from bench.core import fingerprint, records, resources, store, workloads
 from bench.core.config import Planned
 from bench.core.errors import BenchError, ConfigError
+from bench.core.params import check_keys
 from bench.core.policy import Policy, check_policy
 from bench.runner.clock import new_run_id, wall_iso
 from bench.runner.session import Session
@@ -52,9 +53,8 @@ def select_backends(
     calibrated); none requested -> every available local backend but `null`."""
     rows = {r.name: r for r in backend_statuses()}
     for name in dict.fromkeys([*requested, *named]):
-        row = rows.get(name)
-        if row is None:
-            raise ConfigError(f"unknown backend '{name}' (known: {', '.join(sorted(rows))})")
+        check_keys([name], set(rows), "", "backend")
+        row = rows[name]
         if not row.available:
             raise ConfigError(f"backend '{name}' is not available here: {row.reason}")
         if purpose == "calibrate" and not row.local:
