@@ -58,6 +58,10 @@ def _value(tp: Any, value: Any, source: str, where: str) -> Any:
         return _literal(typing.get_args(tp), value, source, where)
     if origin is tuple and isinstance(value, list | tuple):
         item = typing.get_args(tp)[0]
+        if item is int or item is str:  # raw samples and stamps: many, and nothing to convert
+            return tuple(value)
+        if item is float:
+            return tuple(float(v) if isinstance(v, str) and v in _NON_FINITE else v for v in value)
         return tuple(_value(item, v, source, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is Mapping and isinstance(value, Mapping):
         item = typing.get_args(tp)[1]

@@ -41,7 +41,7 @@ FailureKind = Literal[
     "cancelled",
 ]
 StreamStop = Literal["", "requests", "duration", "429 (on_429=stop)"]  # what ended a chat case
-CaseStop = StopReason | StreamStop | Literal[""]  # "" before any sample, or for a failed case
+CaseStop = StopReason | StreamStop  # "" (in StreamStop): before any sample, or a failed case
 
 
 def _members(tp: Any) -> tuple[str, ...]:

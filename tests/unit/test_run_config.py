@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -174,7 +175,9 @@ def test_an_unknown_policy_key_is_an_error(tmp_path: Path) -> None:
 def test_a_chat_case_round_trips_with_its_requests_and_summary(tmp_path: Path) -> None:
     ttft = summarize([0.01, 0.02, 0.03])
     failed = RequestRecord(1, False, "failed", reason="429", failure="http_429", retry_after_s=2.0)
-    ok = RequestRecord(0, False, "ok", event_ns=(1, 2, 3), content_ns=(2, 3), itl_s=(1e-9,))
+    ok = RequestRecord(
+        0, False, "ok", event_ns=(1, 2, 3), content_ns=(2, 3), itl_s=(1e-9, math.inf)
+    )
     summary = StreamSummary(
         "concurrency", 2, 0.0, "", 1, 1, 0, "requests", failures={"http_429": 1}, ttft=ttft
     )
