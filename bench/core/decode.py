@@ -28,7 +28,7 @@ def decode(cls: type[T], data: Any, source: str, where: str = "") -> T:
         if key not in fields:
             raise RecordFormatError(
                 f"{source}: unknown field '{_join(where, key)}' (known: {', '.join(fields)}); "
-                "the file was written or edited by something else than this accelbench"
+                "the file was written or edited by something other than this accelbench"
             )
     for name, f in fields.items():
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
@@ -56,14 +56,17 @@ def _value(tp: Any, value: Any, source: str, where: str) -> Any:
         return _union(typing.get_args(tp), value, source, where)
     if origin is Literal:
         return _literal(typing.get_args(tp), value, source, where)
-    if origin is tuple and isinstance(value, list | tuple):
+    if origin in (tuple, Mapping) and not isinstance(value, list if origin is tuple else Mapping):
+        kind = "a JSON list" if origin is tuple else "a JSON object"
+        raise RecordFormatError(f"{source}: field '{where}' is {value!r}, not {kind}")
+    if origin is tuple:
         item = typing.get_args(tp)[0]
         if item is int or item is str:  # raw samples and stamps: many, and nothing to convert
             return tuple(value)
         if item is float:
             return tuple(float(v) if isinstance(v, str) and v in _NON_FINITE else v for v in value)
         return tuple(_value(item, v, source, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is Mapping and isinstance(value, Mapping):
+    if origin is Mapping:
         item = typing.get_args(tp)[1]
         return {str(k): _value(item, v, source, f"{where}.{k}") for k, v in value.items()}
     if tp is float and isinstance(value, str) and value in _NON_FINITE:

@@ -324,17 +324,18 @@ def _upgrade_config(d: Mapping[str, Any]) -> dict[str, Any]:
     """A config as schema-1 writers before RunConfig stored it: no kind, cases without scenario."""
     out = dict(d)
     cases = out.get("cases", [])
+    cases = cases if isinstance(cases, list) else []  # not a list: decode() says so
     if out.get("kind") == "calibration":
         out["kind"] = CALIBRATION_KIND
     elif "kind" not in out:
         chat = any(isinstance(c, Mapping) and "load" in c for c in cases)
         out["kind"] = "chat" if chat else "run"
-    if isinstance(cases, list):
+    if cases:
         out["cases"] = [_upgrade_case(c, out["kind"]) for c in cases]
     return out
 
 
-def _upgrade_case(case: Any, kind: Any) -> Any:
+def _upgrade_case(case: Any, kind: str) -> Any:
     if not isinstance(case, Mapping) or "scenario" in case:
         return case
     load = case.get("load")

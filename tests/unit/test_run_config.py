@@ -200,3 +200,23 @@ def test_an_unknown_failure_kind_is_an_error(tmp_path: Path) -> None:
         RecordFormatError, match=r"'cases\[0\]\.requests\[0\]\.failure' has value 'http_418'"
     ):
         store.load(path)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"kind": "walk"},
+            "field 'config.kind' has value 'walk' (known: 'run', 'chat', 'calibrate')",
+        ),
+        ({"kind": "run", "cases": 3}, "field 'config.cases' is 3, not a JSON list"),
+        (
+            {"kind": "run", "cases": [{"workload": "x", "params": [1], "backend": "b"}]},
+            "field 'config.cases[0].params' is [1], not a JSON object",
+        ),
+    ],
+)
+def test_a_malformed_config_says_which_field(config: dict[str, object], message: str) -> None:
+    with pytest.raises(RecordFormatError) as err:
+        records.config_from_dict(config, "r.json")
+    assert str(err.value) == f"r.json: {message}"
