@@ -7,7 +7,7 @@ import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from bench import backends as registry
 from bench.core import config as configmod
@@ -18,8 +18,6 @@ from bench.core.params import check_keys
 from bench.core.policy import Policy, check_policy
 from bench.runner.clock import new_run_id, wall_iso
 from bench.runner.session import Session
-
-RunKind = Literal["run", "chat", "calibration"]  # "calibration": records.CALIBRATION_KIND
 
 
 @dataclass(frozen=True)
@@ -189,48 +187,38 @@ def plan_local(req: RunRequest) -> LocalPlan:
     return LocalPlan(suite, chosen, planned, check_policy(policy, "timing flags"))
 
 
-def case_configs(planned: Iterable[Any]) -> list[dict[str, Any]]:
+def case_configs(planned: Iterable[Any]) -> tuple[records.CaseConfig, ...]:
     """The resolved cases as stored: local (Planned) and chat cases alike."""
-    cases = []
-    for p in planned:
-        row = {
-            "workload": p.spec.name if isinstance(p, Planned) else "chat",
-            "params": dict(p.params),
-            "backend": p.backend,
-            "options": dict(p.options),
-        }
-        if isinstance(p, Planned):
-            row["scenario"] = p.scenario
-        else:
-            row["load"] = dataclasses.asdict(p.load)
-        cases.append(row)
-    return cases
+    return tuple(
+        records.case_config(p) if isinstance(p, Planned) else records.CaseConfig(
+            workload="chat", params=dict(p.params), backend=p.backend, options=dict(p.options),
+            scenario=p.load.mode, load=dataclasses.asdict(p.load),
+        )
+        for p in planned
+    )  # fmt: skip
 
 
 def new_record(
-    kind: RunKind,
+    kind: records.RunKind,
     command: str,
     source: str,
     seed: int,
     planned: Sequence[Any],
     described: Mapping[str, Any],
     id_prefix: str = "",
-    **settings: Any,
+    quick: bool = False,
+    input_sets: int = 1,
+    policy: Policy | None = None,
 ) -> records.RunRecord:
-    """The one record recipe (local, chat and calibrate runs): the resolved config, the
-    fingerprint and the backends' descriptions, before any case."""
+    """The resolved config of a local, chat or calibrate run, as records.new_run() keeps it
+    with the fingerprint and the backends' descriptions, before any case."""
+    config = records.RunConfig(
+        kind=kind, command=command, source=source, seed=seed, quick=quick,
+        input_sets=input_sets, policy=policy, cases=case_configs(planned),
+    )  # fmt: skip
     stamp = wall_iso()
-    resolved = {
-        "kind": kind,
-        "command": command,
-        "source": source,
-        "seed": seed,
-        **settings,
-        "cases": case_configs(planned),
-    }
-    return records.RunRecord(
-        new_run_id(stamp, id_prefix), stamp, resolved, fingerprint.collect(), dict(described)
-    )
+    run_id = new_run_id(stamp, id_prefix)
+    return records.new_run(config, fingerprint.collect(), described, stamp, run_id)
 
 
 def local_record(plan: LocalPlan, command: str, quick: bool) -> records.RunRecord:
@@ -238,7 +226,7 @@ def local_record(plan: LocalPlan, command: str, quick: bool) -> records.RunRecor
     described = {name: registry.describe(name) for name in plan.chosen}
     return new_record(
         "run", command, suite.source, suite.seed, plan.planned, described,
-        quick=quick, input_sets=suite.input_sets, policy=dataclasses.asdict(plan.policy),
+        quick=quick, input_sets=suite.input_sets, policy=plan.policy,
     )  # fmt: skip
 
 

@@ -28,7 +28,7 @@ class Ceiling:
 
 
 def is_calibration(record: RunRecord) -> bool:
-    return record.config.get("kind") == CALIBRATION_KIND
+    return record.config.kind == CALIBRATION_KIND
 
 
 def device_label(record: RunRecord, backend: str) -> str:

@@ -55,12 +55,10 @@ class Evidence:
 def reproduce_command(record: RunRecord) -> str:
     """The command that made a record: stored when the CLI kept it, else rebuilt from config."""
     cfg = record.config
-    if isinstance(cfg.get("command"), str) and cfg["command"]:
-        return str(cfg["command"])
-    if isinstance(cfg.get("argv"), list | tuple) and cfg["argv"]:
-        return " ".join(map(str, cfg["argv"]))
-    source = str(cfg.get("source", "") or "")
-    quick = " --quick" if cfg.get("quick") else ""
+    if cfg.command:
+        return cfg.command
+    source = cfg.source
+    quick = " --quick" if cfg.quick else ""
     if source and not source.startswith("-"):
         return f"accelbench run {source}{quick}"
     return f"accelbench run {source}{quick} (parameters as in results/{record.run_id}.json)"

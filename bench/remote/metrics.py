@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.records import RequestRecord, StreamSummary
+from bench.core.records import RequestRecord, StreamStop, StreamSummary
 from bench.core.stats import CONFIDENCE, Summary, median_ci_order, summarize
 from bench.remote.chat import Load
 from bench.remote.openai import StreamContent
@@ -302,7 +302,11 @@ def _client(load: Load, health: ClientHealth) -> dict[str, Any]:
 
 
 def summarize_case(
-    records: Sequence[RequestRecord], load: Load, health: ClientHealth, stopped_by: str, origin: int
+    records: Sequence[RequestRecord],
+    load: Load,
+    health: ClientHealth,
+    stopped_by: StreamStop,
+    origin: int,
 ) -> StreamSummary:
     """The case's aggregate over measured (not warm-up) requests."""
     measured = [r for r in records if not r.warmup]

@@ -16,28 +16,13 @@ import struct
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from bench.core.errors import BackendError
 from bench.core.optional import require
+from bench.core.records import FailureKind
 
-FailureKind = Literal[
-    "http_429",
-    "http_4xx",
-    "http_5xx",
-    "connect",
-    "timeout_connect",
-    "timeout_first_byte",
-    "timeout_idle",
-    "timeout_total",
-    "stream_cut",
-    "protocol",
-    "malformed_chunk",
-    "stream_error",
-    "canary",
-    "cancelled",
-]
 _ERROR_BODY_LIMIT = 65_536
 _READ_SIZE = 16_384  # recvmsg allocates this much per call: big buffers cost CPU
 _ANCILLARY_SIZE = 64

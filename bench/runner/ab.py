@@ -22,10 +22,10 @@ from bench.core.config import Planned
 from bench.core.errors import BenchError, ConfigError, UnsupportedCase
 from bench.core.params import check_keys, replace_typed
 from bench.core.policy import Policy
-from bench.core.records import CaseResult, RunRecord
+from bench.core.records import CaseResult, RunRecord, as_scenario
 from bench.gate import decide as gate
 from bench.runner.clock import Clock, perf_ns
-from bench.runner.local import LocalSession, Matched, check, matched_inputs
+from bench.runner.local import LocalSession, Matched, check, matched_inputs, outcome
 from bench.runner.measure import Fence, calibrate, timed_sample, warm_up
 
 # Tables a gate config may add to a suite config; the suite parser never sees them.
@@ -125,10 +125,14 @@ class BlockSource(Protocol):
 
 
 def _failed(p: Planned, reason: str) -> CaseResult:
-    return CaseResult(
-        p.case_id, p.spec.name, dict(p.params), p.backend, dict(p.options), p.scenario, "failed",
-        reason=reason,
-    )  # fmt: skip
+    return outcome(p, p.options, "failed", reason)
+
+
+def _missing(case_id: str, reason: str) -> CaseResult:
+    """A stand-in for a case a side's results file lacks; its scenario is read off the id."""
+    tail = case_id.rpartition("/")[2]
+    scenario = as_scenario(tail) if tail in ("latency", "throughput") else "latency"
+    return CaseResult(case_id, "?", {}, "?", {}, scenario, "failed", reason=reason)
 
 
 @dataclass(frozen=True)
@@ -356,10 +360,7 @@ class SubprocessBlocks:
     def _paired(self, record: RunRecord, side: str) -> tuple[CaseResult, ...]:
         by_id = {c.case_id: c for c in record.cases}
         missing = f"missing from {side}'s results file (its run stopped early or differs)"
-        return tuple(
-            by_id.get(cid) or CaseResult(cid, "?", {}, "?", {}, "?", "failed", reason=missing)
-            for cid in self.case_ids
-        )
+        return tuple(by_id.get(cid) or _missing(cid, missing) for cid in self.case_ids)
 
     def block(self) -> Block:
         index, self._count = self._count, self._count + 1

@@ -18,7 +18,7 @@ import psutil
 
 from bench import backends as registry
 from bench.core.errors import BackendError, BackendUnavailable, BenchError, ConfigError
-from bench.core.records import CaseResult, RequestRecord
+from bench.core.records import CaseResult, RequestRecord, StreamStop
 from bench.core.stats import warnings_for
 from bench.remote import chat
 from bench.remote import metrics as chat_metrics
@@ -152,7 +152,7 @@ class RunState:
     clock: Clock
     issued: int = 0
     measured_from: int | None = None
-    stopped_by: str = ""
+    stopped_by: StreamStop = ""
     pause_until: int = 0
     backoff_s: float = 1.0
     records: list[RequestRecord] = field(default_factory=list)

@@ -333,7 +333,7 @@ def test_ceiling_rows_compare_a_matching_device_only(reg):
 
 def test_decoder_cases_at_llama_shapes_become_projections(reg):
     from bench.claims import evidence
-    from bench.core.records import RunRecord
+    from bench.core.records import RunConfig, RunRecord
     from bench.core.stats import summarize
     from kernels import decoder
 
@@ -346,7 +346,8 @@ def test_decoder_cases_at_llama_shapes_become_projections(reg):
         bytes_moved=decoder.bytes_moved(params),
     )
     triad = _case(workload="triad", backend="numpy", params={"dtype": "float32"}, gb_per_s=25.0)
-    record = RunRecord("r1", "t", {"source": "configs/x.toml"}, {}, {"numpy": {"device": "cpu"}})
+    config = RunConfig(kind="run", source="configs/x.toml")
+    record = RunRecord("r1", "t", config, {}, {"numpy": {"device": "cpu"}})
     record = record.with_case(layer).with_case(triad)
     ev = evidence.gather([record])
     (timing,) = ev.layers
