@@ -12,7 +12,7 @@ import numpy as np
 from bench.core.records import RequestRecord, StreamSummary
 from bench.core.stats import CONFIDENCE, Summary, median_ci_order, summarize
 from bench.remote.chat import Load
-from bench.remote.openai import StreamContent
+from bench.remote.protocol import StreamContent
 from bench.remote.wire import RequestFailed
 
 _BOOTSTRAP_MAX = 5000  # above this many values the median's CI comes from order statistics
