@@ -11,9 +11,9 @@ from typing import Any
 from bench.claims.ceilings import Ceiling, ceilings_from_record, device_label, is_calibration
 from bench.claims.projections import LayerTiming
 from bench.core.records import CaseResult, RunRecord
+from bench.remote.protocol import VENDORS, Vendor
 from kernels import decoder
 
-REMOTE_VENDORS = ("groq", "cerebras", "openai", "synthetic")
 _SHAPE_KEYS = ("d_model", "n_heads", "n_kv_heads", "d_ff")
 # Where a remote case may keep its figures; the remote records are not final, so this adapter
 # is the one place that knows their names.
@@ -32,7 +32,7 @@ _VENDOR_TIMING_KEYS = ("vendor_timings", "server_timings", "x_groq_usage", "time
 class RemoteObservation:
     """One remote case's TTFT and output speed (after the first token), as measured."""
 
-    vendor: str
+    vendor: Vendor
     backend: str
     model: str
     ttft_s: float | None
@@ -100,14 +100,13 @@ def _server_ttft(details: Mapping[str, Any]) -> float | None:
     return None
 
 
-def vendor_of(case: CaseResult) -> str:
-    """groq / cerebras / openai / synthetic from the backend name, or an OpenAI-compatible URL."""
-    backend = case.backend.lower()
-    url = str(case.options.get("base_url", "") or case.params.get("base_url", "")).lower()
-    for vendor in ("groq", "cerebras", "synthetic"):
-        if backend.startswith(vendor) or (backend.startswith("openai") and vendor in url):
-            return vendor
-    return "openai" if backend.startswith("openai") else ""
+def vendor_of(record: RunRecord, case: CaseResult) -> Vendor | None:
+    """The vendor the record's description of the case's backend names; None for local cases."""
+    described = record.backends.get(case.backend)
+    vendor = described.get("vendor") if isinstance(described, Mapping) else None
+    if vendor is None:  # written before backends recorded their vendor: the backend's name
+        vendor = case.backend
+    return next((v for v in VENDORS if v == vendor), None)
 
 
 def _median_of(values: Iterable[float]) -> float | None:
@@ -130,13 +129,14 @@ def _from_stream(case: CaseResult) -> tuple[float | None, float | None, float | 
     return ttft, speed, server, int(s.concurrency or 0)
 
 
-def remote_observation(case: CaseResult, run_id: str, command: str) -> RemoteObservation | None:
+def remote_observation(
+    case: CaseResult, vendor: Vendor | None, run_id: str, command: str
+) -> RemoteObservation | None:
     """The one adapter from a remote case to TTFT and output speed; None for other cases.
 
     It reads the streaming summary (`case.stream`) first, then figures kept in `details`.
     """
-    vendor = vendor_of(case)
-    if not vendor or case.status != "ok":
+    if vendor is None or case.status != "ok":
         return None
     ttft, speed, server, concurrency = _from_stream(case)
     details = dict(case.details)
@@ -202,7 +202,7 @@ def gather(records: Iterable[RunRecord]) -> Evidence:
             continue
         command = reproduce_command(record)
         for case in record.cases:
-            obs = remote_observation(case, record.run_id, command)
+            obs = remote_observation(case, vendor_of(record, case), record.run_id, command)
             remote.extend([obs] if obs else [])
             timing = layer_timing(record, case)
             layers.extend([timing] if timing else [])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from bench.claims.registry import (
     verdict_for,
 )
 from bench.core.records import CaseResult, RunRecord
+from bench.remote.protocol import Vendor
 
 COMMANDS = {
     "groq": "GROQ_API_KEY=... accelbench run configs/groq.toml",
@@ -132,33 +133,49 @@ def _not_measurable(e: Entry, ctx: Context) -> Row:
 # --- reach ---
 
 
-def server_times(evidence: Evidence) -> list[tuple[float, str]]:
-    """Every server-side time (ms) the runs offer, with its origin, single-stream runs first.
+@dataclass(frozen=True)
+class ServerTime:
+    """A server-side time (ms) a run offers: the vendor's own, or a client TTFT standing in."""
+
+    ms: float
+    origin: str
+    vendor: Vendor
+    own: bool  # the vendor's own queue + prompt time, not a client TTFT
+
+
+def server_times(evidence: Evidence) -> list[ServerTime]:
+    """Every server-side time the runs offer, with its origin, single-stream runs first.
 
     A vendor's own queue + prompt time is a server time; a synthetic endpoint's is what its
     script says; a Groq client TTFT also holds this machine's network path (an upper bound).
     """
-    out: dict[str, tuple[float, str]] = {}
+    out: dict[tuple[Vendor, bool], ServerTime] = {}
     for o in sorted(evidence.remote, key=lambda o: o.concurrency):
         if o.server_ttft_s is not None:
+            origin = f"{o.vendor} server-side time, run {o.run_id}"
             out.setdefault(
-                f"{o.vendor}-server",
-                (o.server_ttft_s * 1e3, f"{o.vendor} server-side time, run {o.run_id}"),
+                (o.vendor, True), ServerTime(o.server_ttft_s * 1e3, origin, o.vendor, True)
             )
         elif o.ttft_s is not None and o.vendor in ("groq", "synthetic"):
             why = (
                 "loopback TTFT" if o.vendor == "synthetic" else "Groq client TTFT, network included"
             )
-            out.setdefault(f"{o.vendor}-ttft", (o.ttft_s * 1e3, f"{why}, run {o.run_id}"))
+            origin = f"{why}, run {o.run_id}"
+            out.setdefault((o.vendor, False), ServerTime(o.ttft_s * 1e3, origin, o.vendor, False))
     return list(out.values())
 
 
 def verdict_server_time(evidence: Evidence) -> tuple[float, str]:
     """The server time the Groq verdict subtracts: Groq's own, or none (physics only)."""
-    for ms, origin in server_times(evidence):
-        if origin.startswith("groq server-side"):
-            return ms, origin
+    for t in server_times(evidence):
+        if t.vendor == "groq" and t.own:
+            return t.ms, t.origin
     return 0.0, "physics only: no Groq run reported its server-side time"
+
+
+def other_server_times(evidence: Evidence, origin: str) -> list[tuple[float, str]]:
+    """(ms, origin) of every server time but the verdict's own (`origin`)."""
+    return [(t.ms, t.origin) for t in server_times(evidence) if t.origin != origin]
 
 
 def reach_budget(e: Entry | None, ctx: Context) -> tuple[geo.LatencyBudget, str]:
@@ -196,7 +213,7 @@ def _reach_row(e: Entry, ctx: Context) -> Row:
         f" fibre {budget.fibre_km_per_ms:g} km/ms, server {budget.server_ms:g} ms ({origin})"
     )
     measured = f"{r.population / 1e9:.2f} billion within {r.radius_km:,.0f} km"
-    others = [s for s in server_times(ctx.evidence) if s[1] != origin]
+    others = other_server_times(ctx.evidence, origin)
     note = "; ".join(
         f"with {ms:.3g} ms server time ({why}): {_reach_people(ctx, site, budget, ms)}"
         for ms, why in others
@@ -313,7 +330,7 @@ def _ceiling_row(f: Entry, ctx: Context) -> Row:
 
 
 def _published_speed(
-    reg: Registry, device_id: str, model: str, ev: Evidence, vendor: str
+    reg: Registry, device_id: str, model: str, ev: Evidence, vendor: Vendor | None
 ) -> tuple[float | None, str]:
     measured = [
         o
@@ -341,7 +358,8 @@ def _first_si(
     return None, ""
 
 
-VENDOR_OF_DEVICE = {"groq-lpu": "groq", "cerebras-wse-3": "cerebras"}
+# The registry's devices whose vendor runs an endpoint (registry device id -> vendor id).
+VENDOR_OF_DEVICE: Mapping[str, Vendor] = {"groq-lpu": "groq", "cerebras-wse-3": "cerebras"}
 
 
 def device_figures(reg: Registry, device_id: str, model: str, ev: Evidence) -> DeviceFigures:
@@ -349,7 +367,7 @@ def device_figures(reg: Registry, device_id: str, model: str, ev: Evidence) -> D
     peak_flops, peak_id = _first_si(reg, device_id, "matrix_throughput", ("bf16/fp16", "fp16"))
     memory, memory_id = _first_si(reg, device_id, "memory_capacity")
     bandwidth, bandwidth_id = _first_si(reg, device_id, "memory_bandwidth")
-    vendor = VENDOR_OF_DEVICE.get(device_id, "")
+    vendor = VENDOR_OF_DEVICE.get(device_id)
     speed, speed_origin = _published_speed(reg, device_id, model, ev, vendor)
     return DeviceFigures(
         name=reg.device(device_id).name,
@@ -637,7 +655,7 @@ def claims_reach(ctx: Context) -> ReachStudy | None:
         return None
     budget, origin = reach_budget(claim, ctx)
     site = geo.find_place(ctx.gazetteer, ctx.assumptions.site)
-    others = [s for s in server_times(ctx.evidence) if s[1] != origin]
+    others = other_server_times(ctx.evidence, origin)
     study = reach_study(ctx.gazetteer, site, budget, claim.value, ctx.policy, servers=others)
     note = f"{study.note}. Verdict server time: {budget.server_ms:g} ms ({origin})"
     return dataclasses.replace(study, note=note)

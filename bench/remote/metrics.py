@@ -41,12 +41,16 @@ class ClientHealth:
     read_delay_s: Sequence[float] = ()  # every kernel-stamped read: now minus arrival
 
 
+# The token source when no usage came: stored as written, and matched whole.
+CHUNK_COUNT = "content chunks (no usage: one token per chunk assumed)"
+
+
 def _tokens(content: StreamContent) -> tuple[int | None, str]:
     """Output tokens from usage; otherwise the content-chunk count, and it says so."""
     if content.completion_tokens is not None:
         return content.completion_tokens, content.token_source or "usage"
     if content.content_ns:
-        return len(content.content_ns), "content chunks (no usage: one token per chunk assumed)"
+        return len(content.content_ns), CHUNK_COUNT
     return None, "none"
 
 
@@ -248,7 +252,7 @@ def _notes(
     ok: Sequence[RequestRecord], failed: Sequence[RequestRecord], window_note: str
 ) -> list[str]:
     notes = [window_note] if window_note else []
-    fallback = sum(1 for r in ok if r.token_source.startswith("content chunks"))
+    fallback = sum(1 for r in ok if r.token_source == CHUNK_COUNT)
     if fallback:
         notes.append(f"{fallback} request(s) had no usage: output tokens counted as content chunks")
     if failed:
