@@ -172,10 +172,11 @@ def model_of_shape(params: Mapping[str, Any]) -> str | None:
 
 def layer_timing(record: RunRecord, case: CaseResult) -> LayerTiming | None:
     """A batch-1 decoder case at a published model's shape, with its median layer time."""
-    if case.workload != "decoder" or case.status != "ok" or case.stats is None:
+    if case.workload != decoder.SPEC.name or case.status != "ok" or case.stats is None:
         return None
     model = model_of_shape(case.params)
-    if model is None or case.params.get("batch", 1) != 1 or not case.bytes_moved:
+    batch = case.params.get(decoder.SPEC.batch_param or "", 1)
+    if model is None or batch != 1 or not case.bytes_moved:
         return None
     return LayerTiming(
         model=model,

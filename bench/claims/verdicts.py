@@ -11,6 +11,7 @@ from bench.claims import geo
 from bench.claims.ceilings import (
     Ceiling,
     bound_of,
+    ceiling_kind,
     device_label,
     fraction_of_ceiling,
     is_calibration,
@@ -457,7 +458,7 @@ def _bandwidth_for(backend: str, run_id: str, ev: Evidence) -> tuple[float | Non
         rates = [
             c.gb_per_s
             for c in record.cases
-            if c.backend == backend and c.workload in ("copy", "triad") and c.gb_per_s
+            if c.backend == backend and ceiling_kind(c.workload) == "memory" and c.gb_per_s
         ]
         if rates:
             return max(
