@@ -21,8 +21,8 @@ PARAMS = (
 
 
 def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
-    b = rng.standard_normal(p["n"]).astype(p["dtype"])
-    c = rng.standard_normal(p["n"]).astype(p["dtype"])
+    b = rng.standard_normal((p["n"],)).astype(p["dtype"])
+    c = rng.standard_normal((p["n"],)).astype(p["dtype"])
     return {"b": b, "c": c}
 
 

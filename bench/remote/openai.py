@@ -18,7 +18,7 @@ from bench.remote.sse import Decoder, Event
 try:  # orjson parses a chunk ~3x faster than json; optional, the result is the same
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - depends on the environment
-    from json import loads as _loads
+    from json import loads as _loads  # type: ignore[assignment]
 
 import msgspec
 

@@ -138,7 +138,8 @@ class _Ticker:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, clock: Callable[[], int]) -> None:
-        self.loop, self.clock, self.heap, self.seq = loop, clock, [], 0
+        self.loop, self.clock, self.seq = loop, clock, 0
+        self.heap: list[tuple[int, int, _Stream]] = []
         self.handle: asyncio.TimerHandle | None = None
         self.next_ns = 1 << 62
 
@@ -168,8 +169,10 @@ class _Ticker:
 class _Stream:
     """One streamed completion: content events paced by the server's ticker, each send logged."""
 
-    __slots__ = ("conn", "script", "id", "head", "n_tok", "events", "times", "k", "log", "t0")
-    __slots__ += ("live", "include_usage", "finish", "prompt_tokens", "frames")
+    __slots__ = (
+        "conn", "script", "id", "head", "n_tok", "events", "times", "k", "log", "t0",
+        "live", "include_usage", "finish", "prompt_tokens", "frames",
+    )  # fmt: skip
 
     def __init__(self, conn: _Conn, script: Script, rid: str, body: Mapping[str, Any]) -> None:
         self.conn, self.script, self.id = conn, script, rid
@@ -302,7 +305,8 @@ class _Conn(asyncio.Protocol):
 
     def __init__(self, server: SyntheticServer) -> None:
         self.server, self.loop = server, asyncio.get_running_loop()
-        self.buf, self.stream, self.faulted = b"", None, False
+        self.buf, self.faulted = b"", False
+        self.stream: _Stream | None = None
         self.transport: asyncio.Transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -469,7 +473,7 @@ class SyntheticServer:
             conn.transport.write(json_response(200, obj))
             conn.stream_done()
 
-        conn.loop.call_later(stream.times[-1], lambda: stream.live and send())
+        conn.loop.call_later(stream.times[-1], lambda: send() if stream.live else None)
 
 
 async def serve_until(

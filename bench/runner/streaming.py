@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 from bench import backends as registry
 from bench.core.errors import BackendError, BackendUnavailable, BenchError, ConfigError
@@ -56,8 +56,10 @@ class RealtimeOffset:
 class StampSink:
     """Receives a response from the backend and stamps it: the hot path, kept minimal."""
 
-    __slots__ = ("clock", "sent_ns", "headers_ns", "status", "now", "feed", "offset")
-    __slots__ += ("read_delay", "kernel", "delays")
+    __slots__ = (
+        "clock", "sent_ns", "headers_ns", "status", "now", "feed", "offset",
+        "read_delay", "kernel", "delays",
+    )  # fmt: skip
 
     def __init__(
         self,
