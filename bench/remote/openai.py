@@ -6,13 +6,13 @@ import json
 import os
 from collections.abc import Mapping
 from importlib import metadata
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options
 from bench.core.errors import BackendError, UnsupportedCase
 from bench.core.workloads import Param
 from bench.remote import wire
-from bench.remote.protocol import StreamContent, Transport, Vendor
+from bench.remote.protocol import StreamContent, StreamingBackend, Transport, Vendor
 from bench.remote.sse import Decoder, Event
 
 try:  # orjson parses a chunk ~3x faster than json; optional, the result is the same
@@ -452,3 +452,7 @@ class _Collect:
 
     def feed(self, t_ns: int, data: bytes) -> None:
         self.parts.append(data)
+
+
+if TYPE_CHECKING:  # mypy holds the adapters to the contract the streaming runner relies on
+    _CONFORMS: type[StreamingBackend] = OpenAIBackend

@@ -17,7 +17,7 @@ from bench.remote import chat
 from bench.remote.openai import OpenAIBackend
 from bench.remote.protocol import VENDORS, StreamingBackend, Transport, Vendor
 from bench.remote.synthetic import SyntheticBackend
-from bench.remote.wire import Pool, Response, Sink, Timeouts
+from bench.remote.wire import Endpoint, Pool, RequestFailed, Response, Sink, Timeouts
 from bench.runner import streaming
 from bench.runner.streaming import CaseDriver
 
@@ -118,3 +118,25 @@ def test_the_vendor_id_is_recorded_in_the_description() -> None:
     described = registry.describe("synthetic")
     assert described["vendor"] == "synthetic" == SyntheticBackend.vendor
     assert registry.describe("openai")["vendor"] == "openai"
+
+
+def _pool_failing_with(error: BaseException) -> Pool:
+    pool = Pool(Endpoint.parse("http://127.0.0.1:9/v1"), 4)
+
+    async def connect(timeout_s: float) -> None:
+        raise error
+
+    pool._connect = connect  # type: ignore[method-assign]
+    return pool
+
+
+def test_pre_connect_leaves_request_failures_to_the_requests() -> None:
+    pool = _pool_failing_with(RequestFailed("connect", "cannot connect to 127.0.0.1:9"))
+    asyncio.run(pool.warm(3, 1.0))
+    assert pool.open == 0 and pool.idle == []
+
+
+def test_pre_connect_lets_a_bug_crash() -> None:
+    pool = _pool_failing_with(TypeError("a bug in the client"))
+    with pytest.raises(TypeError, match="a bug in the client"):
+        asyncio.run(pool.warm(3, 1.0))
