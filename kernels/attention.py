@@ -119,4 +119,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="batch",
+    work_param="batch",
+    bound="compute",
 )

@@ -30,7 +30,7 @@ def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
     x = rng.standard_normal((n, c, p["height"], p["width"]))
     # 1/sqrt(fan_in) keeps outputs near unit size, so fp16 stays far from overflow
     w = rng.standard_normal((o, c, KERNEL, KERNEL)) / math.sqrt(c * KERNEL * KERNEL)
-    b = 0.1 * rng.standard_normal(o)
+    b = 0.1 * rng.standard_normal((o,))
     return {"x": x.astype(p["dtype"]), "w": w.astype(p["dtype"]), "b": b.astype(p["dtype"])}
 
 
@@ -96,4 +96,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="batch",
+    work_param="batch",
+    bound="compute",
 )

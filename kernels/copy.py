@@ -66,4 +66,7 @@ SPEC = WorkloadSpec(
     bytes_moved=bytes_moved,
     compute=compute,
     build_onnx=build_onnx,
+    work_param="n",
+    bound="memory",
+    measures_peak=True,
 )

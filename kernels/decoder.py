@@ -310,4 +310,5 @@ SPEC = WorkloadSpec(
     tolerance=TOLERANCE,
     batch_param="batch",
     presets=PRESETS,
+    bound="memory",
 )

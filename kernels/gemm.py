@@ -71,4 +71,7 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     tolerance=TOLERANCE,
+    work_param="m",
+    bound="compute",
+    measures_peak=True,
 )

@@ -25,8 +25,8 @@ def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
     dt, rows, cols = p["dtype"], p["rows"], p["cols"]
     # a non-zero mean and non-unit spread, so both the centring and the scaling are exercised
     x = 2.0 + 3.0 * rng.standard_normal((rows, cols))
-    gamma = 1.0 + 0.1 * rng.standard_normal(cols)
-    beta = 0.1 * rng.standard_normal(cols)
+    gamma = 1.0 + 0.1 * rng.standard_normal((cols,))
+    beta = 0.1 * rng.standard_normal((cols,))
     return {"x": x.astype(dt), "gamma": gamma.astype(dt), "beta": beta.astype(dt)}
 
 
@@ -86,4 +86,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="rows",
+    work_param="rows",
+    bound="memory",
 )

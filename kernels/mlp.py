@@ -34,9 +34,9 @@ def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
     arrays = {
         "x": rng.standard_normal((b, d_in)),
         "w1": rng.standard_normal((d_in, d_h)) / math.sqrt(d_in),
-        "b1": 0.1 * rng.standard_normal(d_h),
+        "b1": 0.1 * rng.standard_normal((d_h,)),
         "w2": rng.standard_normal((d_h, d_out)) / math.sqrt(d_h),
-        "b2": 0.1 * rng.standard_normal(d_out),
+        "b2": 0.1 * rng.standard_normal((d_out,)),
     }
     return {name: a.astype(p["dtype"]) for name, a in arrays.items()}
 
@@ -114,4 +114,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="batch",
+    work_param="batch",
+    bound="compute",
 )

@@ -69,4 +69,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="rows",
+    work_param="rows",
+    bound="memory",
 )

@@ -21,8 +21,8 @@ PARAMS = (
 
 
 def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
-    b = rng.standard_normal(p["n"]).astype(p["dtype"])
-    c = rng.standard_normal(p["n"]).astype(p["dtype"])
+    b = rng.standard_normal((p["n"],)).astype(p["dtype"])
+    c = rng.standard_normal((p["n"],)).astype(p["dtype"])
     return {"b": b, "c": c}
 
 
@@ -69,4 +69,7 @@ SPEC = WorkloadSpec(
     bytes_moved=bytes_moved,
     compute=compute,
     build_onnx=build_onnx,
+    work_param="n",
+    bound="memory",
+    measures_peak=True,
 )

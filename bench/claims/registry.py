@@ -13,6 +13,7 @@ from bench.claims.ceilings import Ceiling
 from bench.core.config import parse_toml, read_text
 from bench.core.errors import ConfigError
 from bench.core.params import check_keys
+from bench.remote.protocol import VENDORS
 
 # Each metric and the units it may be stated in; a unit's factor turns it into SI base units.
 METRICS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -316,6 +317,8 @@ def _entry(c: _Checker, kind: Literal["claim", "figure"]) -> Entry:
         raise c.fail("test", "test = 'none' needs a 'reason' (why no benchmark can test it)")
     if test == "remote_speed" and not c.text_of("vendor"):
         raise c.fail("test", "test = 'remote_speed' needs a 'vendor' (groq, cerebras, ...)")
+    if c.text_of("vendor"):  # matched against the vendor ids the remote backends declare
+        c.choice("vendor", VENDORS)
     value = c.number("value")
     if value is None and metric != "qualitative" and kind == "claim":
         raise c.fail(None, f"missing 'value': metric '{metric}' needs a figure")

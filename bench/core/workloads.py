@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from bench.core.params import Param, check_keys
 
 Params = Mapping[str, Any]
 Arrays = dict[str, np.ndarray]
+Bound = Literal["compute", "memory"]
 
 DTYPES = ("float16", "float32", "float64")
 # Relative-error tolerance per dtype (||out - ref|| / ||ref||); a kernel may override.
@@ -39,8 +40,11 @@ class WorkloadSpec:
     build_onnx: Callable[[Params], Any] | None = None
     check: Callable[[Params], None] | None = None
     tolerance: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TOLERANCE)
-    batch_param: str | None = None
+    batch_param: str | None = None  # samples per call: throughput counts samples, not calls
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    work_param: str | None = None  # the parameter the work grows linearly with
+    bound: Bound | None = None  # what limits it at its default size: FLOP/s or bytes/s
+    measures_peak: bool = False  # a pure kernel whose rate is the machine's ceiling for its bound
 
     def accepts(self, key: str) -> bool:
         return any(p.name == key for p in self.params) or (key == "preset" and bool(self.presets))
