@@ -93,6 +93,25 @@ def _option_names(backend: str) -> set[str]:
 
 
 @dataclass(frozen=True)
+class TimingFlags:
+    """--min-time, --min-samples, --max-time, --target-ci: each, when given, beats the suite."""
+
+    min_time_s: float | None = None
+    min_samples: int | None = None
+    max_time_s: float | None = None
+    target_ci: float | None = None
+
+    def apply(self, policy: Policy) -> Policy:
+        return dataclasses.replace(
+            policy,
+            min_time_s=policy.min_time_s if self.min_time_s is None else self.min_time_s,
+            min_samples=policy.min_samples if self.min_samples is None else self.min_samples,
+            max_time_s=policy.max_time_s if self.max_time_s is None else self.max_time_s,
+            target_ci=policy.target_ci if self.target_ci is None else self.target_ci,
+        )
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """What the user asked `run` for, flags already split into pairs."""
 
@@ -104,7 +123,7 @@ class RunRequest:
     scenario: str | None = None
     quick: bool = False
     input_sets: int | None = None
-    policy_overrides: Mapping[str, float | int] = field(default_factory=dict)
+    timing: TimingFlags = TimingFlags()
     patterns: tuple[str, ...] = ()
 
 
@@ -183,7 +202,7 @@ def plan_local(req: RunRequest) -> LocalPlan:
     )
     planned = select_cases(planned, req.patterns)
     policy = suite.quick_policy if req.quick else suite.policy
-    policy = dataclasses.replace(policy, **dict(req.policy_overrides))
+    policy = req.timing.apply(policy)
     return LocalPlan(suite, chosen, planned, check_policy(policy, "timing flags"))
 
 
