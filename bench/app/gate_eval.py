@@ -12,6 +12,7 @@ from typing import Any
 from scipy import stats as sps
 
 from bench.core import config as configmod
+from bench.core import workloads
 from bench.core.config import Planned
 from bench.core.errors import ConfigError
 from bench.core.params import check_keys
@@ -21,17 +22,9 @@ from bench.gate.decide import Verdict
 from bench.runner import ab
 
 # The parameter that scales each workload's work linearly (rows, batch, length).
+# The parameter each workload's work grows linearly with, as its spec declares it.
 WORK_PARAM: Mapping[str, str] = MappingProxyType(
-    {
-        "gemm": "m",
-        "triad": "n",
-        "copy": "n",
-        "softmax": "rows",
-        "layernorm": "rows",
-        "mlp": "batch",
-        "attention": "batch",
-        "conv2d": "batch",
-    }
+    {s.name: s.work_param for s in workloads.all_specs() if s.work_param}
 )
 
 

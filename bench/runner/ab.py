@@ -19,11 +19,12 @@ from bench.backends.base import Case
 from bench.core import config as configmod
 from bench.core import store
 from bench.core.config import Planned
-from bench.core.errors import BenchError, ConfigError, UnsupportedCase
+from bench.core.errors import BackendError, BenchError, ConfigError, UnsupportedCase
 from bench.core.params import check_keys, replace_typed
 from bench.core.policy import Policy
 from bench.core.records import CaseResult, RunRecord, as_scenario
 from bench.gate import decide as gate
+from bench.runner.boundary import adapter_call
 from bench.runner.clock import Clock, perf_ns
 from bench.runner.local import LocalSession, Matched, check, matched_inputs, outcome
 from bench.runner.measure import Fence, calibrate, timed_sample, warm_up
@@ -150,14 +151,15 @@ def prepare_side(backend: Any, p: Planned, matched: Matched, clock: Clock) -> Re
     t0 = clock()
     case = Case(p.spec, p.params, p.backend, backend.options, p.scenario, matched.input_sets)
     try:
-        prepared = backend.prepare(case)
+        with adapter_call("prepare"):
+            prepared = backend.prepare(case)
         error, tolerance = check(prepared, backend, matched, p)
     except UnsupportedCase as exc:
         return dataclasses.replace(_failed(p, str(exc)), status="unsupported")
-    except BenchError as exc:
+    except BenchError as exc:  # BackendError too: what the adapter raised, wrapped
         return _failed(p, str(exc))
-    except Exception as exc:  # a backend's own bug or OOM: recorded, as run_case does
-        return _failed(p, f"{type(exc).__name__}: {exc}")
+    except MemoryError as exc:  # as run_case: a shape too large for this machine
+        return _failed(p, f"MemoryError: {exc}")
     fence = None if prepared.synchronous else Fence(backend.sync, p.scenario == "latency")
     ok = dataclasses.replace(
         _failed(p, ""), status="ok", options=dict(backend.options), rel_error=error,
@@ -223,8 +225,8 @@ class InProcessBlocks:
         if key not in self._matched:
             try:
                 self._matched[key] = matched_inputs(p, self._seed, self._input_sets)
-            except Exception as exc:  # e.g. MemoryError on a huge shape: the case fails
-                self._matched[key] = f"inputs or reference failed: {type(exc).__name__}: {exc}"
+            except MemoryError as exc:  # a huge shape: the case fails (a kernel bug crashes)
+                self._matched[key] = f"inputs or reference failed: MemoryError: {exc}"
         return self._matched[key]
 
     def _prepare(self, p: Planned) -> Ready | CaseResult:
@@ -257,8 +259,8 @@ class InProcessBlocks:
         ready = {s: r for s, r in sides.items() if isinstance(r, Ready)}
         try:
             samples = interleaved(ready, first, loops, self.settings, self._clock)
-        except Exception as exc:  # a call that raises mid-sampling fails the pair, not the run
-            reason = f"{type(exc).__name__} while sampling: {exc}"
+        except BackendError as exc:  # a call that raises mid-sampling fails the pair, not the run
+            reason = f"while sampling: {exc}"
             return {
                 s: (dataclasses.replace(r.result, status="failed", reason=reason), 0)
                 for s, r in ready.items()

@@ -15,6 +15,7 @@ from bench.core.errors import BenchError, CorrectnessError, UnsupportedCase
 from bench.core.policy import Policy
 from bench.core.records import CaseResult, Status, as_scenario
 from bench.core.stats import summarize, warnings_for
+from bench.runner.boundary import adapter_call
 from bench.runner.clock import Clock, perf_ns, wall_iso
 from bench.runner.measure import Fence, Measurement, measure
 
@@ -34,9 +35,11 @@ def matched_inputs(p: Planned, seed: int, count: int) -> Matched:
 
 def check(prepared: Prepared, backend: Any, matched: Matched, p: Planned) -> tuple[float, float]:
     """One untimed call on input set 0, compared with the reference: (error, tolerance)."""
-    out = prepared.run()
-    backend.sync()
-    outputs = workloads.as_outputs(prepared.to_host(out))
+    with adapter_call("the checked call"):
+        out = prepared.run()
+        backend.sync()
+        host = prepared.to_host(out)
+    outputs = workloads.as_outputs(host)
     error = workloads.relative_error(outputs, matched.reference)
     # The output's own dtype picks the tolerance: it is what a bring-your-own model produces.
     dtype = str(outputs[0].dtype) if outputs else "float32"
@@ -107,7 +110,8 @@ def run_case(
     started, sets = wall_iso(), len(matched.input_sets)
     case = Case(p.spec, p.params, p.backend, backend.options, p.scenario, matched.input_sets)
     try:
-        prepared = backend.prepare(case)
+        with adapter_call("prepare"):
+            prepared = backend.prepare(case)
         error, tolerance = check(prepared, backend, matched, p)
         # Synchronous (CPU) calls need no fence; device calls are fenced per call for latency
         # and once per sample for throughput, so queued calls overlap as they would in service.
@@ -115,10 +119,10 @@ def run_case(
         m = measure(prepared.run, fence, policy, clock)
     except UnsupportedCase as exc:
         return outcome(p, backend.options, "unsupported", str(exc), sets, started)
-    except BenchError as exc:
+    except BenchError as exc:  # BackendError too: what the adapter raised, wrapped
         return outcome(p, backend.options, "failed", str(exc), sets, started)
-    except Exception as exc:  # a backend's own bug or OOM: record it, the run goes on
-        reason = f"{type(exc).__name__}: {exc}"
+    except MemoryError as exc:  # a shape too large for this machine: the run goes on
+        reason = f"MemoryError: {exc}"
         return outcome(p, backend.options, "failed", reason, sets, started)
     base = outcome(p, backend.options, "ok", "", sets, started)
     return measured(base, p, m, prepared, error, tolerance)
@@ -146,8 +150,8 @@ class LocalSession:
                 cache_key = key
                 try:
                     matched = matched_inputs(p, self.seed, self.input_sets)
-                except Exception as exc:  # e.g. MemoryError on a huge shape: the run goes on
-                    matched = f"inputs or reference failed: {type(exc).__name__}: {exc}"
+                except MemoryError as exc:  # a huge shape: the run goes on (a kernel bug crashes)
+                    matched = f"inputs or reference failed: MemoryError: {exc}"
             if isinstance(matched, str):
                 yield outcome(p, p.options, "failed", matched)
                 continue

@@ -9,7 +9,6 @@ import onnxruntime
 import pytest
 from onnxruntime.capi.onnxruntime_pybind11_state import NotImplemented as OrtNotImplemented
 
-from bench.app.gate_eval import WORK_PARAM
 from bench.claims.ceilings import ceiling_kind
 from bench.core.errors import ConfigError
 from bench.core.workloads import DTYPES, WorkloadSpec, get, relative_error, seeded_inputs
@@ -207,11 +206,6 @@ def test_only_the_calibration_kernels_measure_a_peak() -> None:
         None,
         None,
     ]
-
-
-def test_the_gates_work_parameters_are_the_specs() -> None:
-    declared = {name: get(name).work_param for name in WORKLOADS if get(name).work_param}
-    assert declared == dict(WORK_PARAM)
 
 
 def test_causal_attention_first_query_sees_only_first_key() -> None:
