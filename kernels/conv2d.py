@@ -8,7 +8,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from onnx import helper
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -60,7 +59,7 @@ def reference(x: Arrays, p: Params) -> np.ndarray:
 def build_onnx(p: Params) -> Any:
     dt, n, c, o = p["dtype"], p["batch"], p["in_channels"], p["out_channels"]
     h, w = p["height"], p["width"]
-    node = helper.make_node(
+    node = onnx_graph.node(
         "Conv", ["x", "w", "b"], ["y"], kernel_shape=[KERNEL, KERNEL], pads=[1, 1, 1, 1]
     )
     inputs = [
