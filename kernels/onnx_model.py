@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import onnx
-from google.protobuf import message, text_format
+from google.protobuf import message, text_format  # type: ignore[import-untyped]
 from onnx import helper, numpy_helper, shape_inference
 
 from bench.core.errors import ConfigError
@@ -206,7 +206,7 @@ def check(p: Params) -> None:
 
 
 def _ort_errors() -> tuple[type[Exception], ...]:
-    from onnxruntime.capi import onnxruntime_pybind11_state as state
+    from onnxruntime.capi import onnxruntime_pybind11_state as state  # type: ignore[import-untyped]
 
     names = (
         "Fail",
@@ -223,7 +223,7 @@ def _ort_errors() -> tuple[type[Exception], ...]:
 @functools.lru_cache(maxsize=4)
 def _cpu_session(path: str, mtime_ns: int, size: int) -> Any:
     # Imported here: listing workloads imports every kernel and should not pay for ONNX Runtime.
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
 
     so = ort.SessionOptions()
     so.log_severity_level = 3  # exporters often declare output dims the run then overrides

@@ -19,15 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Generous: the bound only keeps a hung build or run from stalling the suite.
 TIMEOUT_S = 600
 SKIP = shutil.ignore_patterns(
-    ".git",
-    "build",
-    "dist",
-    "*.egg-info",
-    "__pycache__",
-    ".venv",
-    "results",
-    ".*cache",
-    ".benchmarks",
+    ".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", "results", ".*cache", ".benchmarks"
 )
 SHIPPED = [
     "default.toml",
@@ -63,13 +55,8 @@ def _env() -> dict[str, str]:
 
 def _run(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
+        [str(a) for a in args], cwd=cwd, env=_env(), capture_output=True, text=True,
+        timeout=TIMEOUT_S, check=False,
     )
 
 
