@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import onnx
 from google.protobuf import message, text_format  # type: ignore[import-untyped]
-from onnx import helper, numpy_helper, shape_inference
+from onnx import helper
 
 from bench.core.errors import ConfigError
 from bench.core.workloads import Arrays, Param, Params, WorkloadSpec
-from kernels import onnx_count, onnx_inputs
+from kernels import onnx_count, onnx_inputs, onnx_shapes
 from kernels.onnx_inputs import InputSpec
 
 _USAGE = "-p model=path/to/model.onnx"
@@ -269,124 +269,31 @@ def build_onnx(p: Params) -> str:
 # ---------------------------------------------------------------------------- flops and bytes
 
 
-def _inferred(p: Params) -> onnx.ModelProto:
-    """The model with inputs at the fed shapes and, where ONNX can, every other shape inferred."""
-    shapes = _feed_shapes(p)
-    return _inferred_cached(*_file_key(p["model"]), tuple(sorted(shapes.items())))
-
-
-@functools.lru_cache(maxsize=8)
-def _inferred_cached(path: str, mtime_ns: int, size: int, shapes: FedShapes) -> onnx.ModelProto:
-    bound = onnx.ModelProto()
-    bound.CopyFrom(_load_cached(path, mtime_ns, size))
-    fed = dict(shapes)
-    for vi in bound.graph.input:
-        if vi.name in fed:
-            dims = vi.type.tensor_type.shape.dim
-            del dims[:]
-            for value in fed[vi.name]:
-                dims.add().dim_value = value
-    try:
-        return shape_inference.infer_shapes(bound, data_prop=True)
-    except (shape_inference.InferenceError, onnx.checker.ValidationError):
-        return bound  # the runtime probe below still finds the shapes that matter
-
-
-FedShapes = tuple[tuple[str, tuple[int, ...]], ...]
-
-
-def _wanted(graph: onnx.GraphProto) -> tuple[set[str], set[str]]:
-    """Names whose shapes the count needs (counted nodes, graph outputs) and whose values it
-    needs (If conditions, Loop trip counts)."""
-    shapes = {o.name for o in graph.output}
-    values: set[str] = set()
-    for node in graph.node:
-        if node.op_type in ("If", "Loop") and node.input and node.input[0]:
-            values.add(node.input[0])
-        if onnx_count.node_flops(node, onnx_count.Facts({}, {})) != 0:
-            shapes.update(n for n in (*node.input, *node.output) if n)
-    return shapes, values
-
-
-def _facts(p: Params) -> tuple[onnx.ModelProto, onnx_count.Facts]:
-    """Static shapes from inference; the rest (and If/Loop control values) from one CPU run."""
-    model = _inferred(p)
-    shapes = onnx_count.graph_shapes(model.graph)
-    want_shapes, want_values = _wanted(model.graph)
-    values = _static_values(model.graph, want_values)
-    missing = sorted((want_shapes - set(shapes)) | (want_values - set(values)))
-    if missing:
-        key = (*_file_key(p["model"]), tuple(sorted(_feed_shapes(p).items())))
-        probed = _probe(key, tuple(missing), p)
-        shapes.update({n: a.shape for n, a in probed.items()})
-        values.update({n: a for n, a in probed.items() if n in want_values})
-    return model, onnx_count.Facts(shapes, values)
-
-
-def _static_values(graph: onnx.GraphProto, names: set[str]) -> dict[str, np.ndarray]:
-    out = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name in names}
-    for node in graph.node:
-        if (
-            node.op_type == "Constant"
-            and node.output[0] in names
-            and node.attribute[0].name == "value"
-        ):
-            out[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
-    return out
-
-
-_PROBES: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
-
-
-def _probe(key: tuple[Any, ...], names: tuple[str, ...], p: Params) -> dict[str, np.ndarray]:
-    """Run the model once on CPU with `names` exposed as outputs: their runtime arrays."""
-    if (key, names) not in _PROBES:
-        _PROBES.clear()  # one model at a time: intermediate arrays can be large
-        _PROBES[(key, names)] = _run_exposed(p, names)
-    return _PROBES[(key, names)]
-
-
-def _run_exposed(p: Params, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    import onnxruntime as ort
-
-    model = onnx.load(p["model"])  # with external data: the session gets bytes, not the path
-    declared = {o.name for o in model.graph.output} | {i.name for i in model.graph.input}
-    extra = [n for n in names if n not in declared]
-    model.graph.output.extend(onnx.ValueInfoProto(name=n) for n in extra)
-    so = ort.SessionOptions()
-    # Unoptimised, so every exposed name still exists as the graph states it.
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    so.log_severity_level = 3  # declared-vs-actual output shape warnings are expected here
-    # The inputs the runner feeds at seed 0, so data-dependent shapes match the timed run.
-    feeds = make_inputs(p, np.random.default_rng([0, *b"onnx"]))
-    wanted = [n for n in names if n not in feeds]
-    try:
-        session = ort.InferenceSession(model.SerializeToString(), so, ["CPUExecutionProvider"])
-        arrays = session.run(wanted, feeds)
-    except _ort_errors():
-        return {}  # shapes stay unknown: the FLOP count says None rather than guess
-    found = {n: np.asarray(a) for n, a in zip(wanted, arrays, strict=True)}
-    found.update({n: feeds[n] for n in names if n in feeds})
-    return found
+def _analysed(p: Params) -> onnx_shapes.Analysed:
+    # The inputs the runner feeds at seed 0, so data-dependent shapes and branches match.
+    feeds = make_inputs(p, np.random.default_rng([0, *SPEC.name.encode()]))
+    return onnx_shapes.analyse(p["model"], feeds, _ort_errors())
 
 
 def flops(p: Params) -> int | None:
-    """2 x multiply-adds of the matrix ops (subgraphs included); None when any is unknown."""
-    model, facts = _facts(p)
-    return onnx_count.graph_flops(model.graph, facts)
+    """2 x multiply-adds of the matrix ops, in the If branches taken and Loop bodies too;
+    None when any is unknown."""
+    found = _analysed(p)
+    return onnx_count.graph_flops(found.model.graph, found.facts)
 
 
 def bytes_moved(p: Params) -> int:
-    """Inputs at the fed shapes, every weight once (initializers, Constant nodes), outputs."""
+    """Inputs at the fed shapes, every weight the call reads once (initializers, Constant
+    nodes; of an If, the branch taken), outputs."""
     fed = _feed_shapes(p)
     inputs = sum(onnx_count.nbytes(s.elem_type, fed[s.name]) for s in signature(p["model"]))
-    model, facts = _facts(p)
+    found = _analysed(p)
     outputs = sum(
-        onnx_count.nbytes(o.type.tensor_type.elem_type, facts.shapes[o.name])
-        for o in model.graph.output
-        if o.name in facts.shapes
+        onnx_count.nbytes(o.type.tensor_type.elem_type, found.facts.shapes[o.name])
+        for o in found.model.graph.output
+        if o.name in found.facts.shapes
     )
-    return inputs + onnx_count.weight_bytes(model.graph) + outputs
+    return inputs + onnx_count.weight_bytes(found.model.graph) + outputs
 
 
 SPEC = WorkloadSpec(

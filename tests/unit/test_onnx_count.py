@@ -99,10 +99,10 @@ def test_if_counts_the_branch_the_condition_takes(tmp_path: Path) -> None:
     inits = [numpy_helper.from_array(np.array(-10.0, np.float32), "zero")]
     ins = [vi("x", [4, 8]), vi("s", [])]
     path = save(tmp_path, [cond, node], ins, [vi("y", None)], inits)
-    # Random normal s is above -10: the then branch (k=2) runs; both branches' weights count.
+    # Random normal s is above -10: the then branch (k=2) runs, and only its weights are read.
     flops, moved = counts(path)
     assert flops == 2 * 4 * 8 * 2
-    assert moved == 4 * (32 + 1) + 4 * (1 + 16 + 40) + 4 * 8
+    assert moved == 4 * (32 + 1) + 4 * (1 + 16) + 4 * 8
 
 
 def test_loop_multiplies_its_body_by_the_trip_count(tmp_path: Path) -> None:
@@ -223,3 +223,39 @@ def test_attention_model_through_the_workload(tmp_path: Path) -> None:
     flops, moved = counts(path)
     assert flops == 2 * 2 * (2 * 4 * 8 * 16 * 32)
     assert moved == 4 * (2 * 4 * 8 * 32) * 2 + 4 * (2 * 4 * 16 * 32) * 2
+
+
+def test_if_branch_shapes_known_only_at_runtime_are_found_by_inlining(tmp_path: Path) -> None:
+    # Inside the branch, the MatMul's rows come from NonZero: inference cannot size it, so the
+    # taken branch is inlined and one run exposes its values.
+    inner = [
+        helper.make_node("NonZero", ["mask"], ["nz"]),
+        helper.make_node("Shape", ["nz"], ["nzs"]),
+        helper.make_node("Slice", ["nzs", "one", "two"], ["count"]),
+        helper.make_node("Concat", ["count", "eight"], ["shape"], axis=0),
+        helper.make_node("Expand", ["row", "shape"], ["a"]),
+        helper.make_node("MatMul", ["a", "w"], ["t"]),
+    ]
+    then = helper.make_graph(inner, "then", [], [vi("t", None)])
+    other = helper.make_graph(
+        [helper.make_node("MatMul", ["row", "w"], ["e"])], "else", [], [vi("e", None)]
+    )
+    nodes = [
+        helper.make_node("Cast", ["mask"], ["mask_f"], to=F),
+        helper.make_node("ReduceMax", ["mask_f"], ["top"], keepdims=0),
+        helper.make_node("Greater", ["top", "half"], ["cond"]),
+        helper.make_node("If", ["cond"], ["y"], then_branch=then, else_branch=other),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([1], np.int64), "one"),
+        numpy_helper.from_array(np.array([2], np.int64), "two"),
+        numpy_helper.from_array(np.array([8], np.int64), "eight"),
+        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+        numpy_helper.from_array(np.ones((1, 8), np.float32), "row"),
+        weight("w", (8, 4)),
+    ]
+    path = save(tmp_path, nodes, [vi("mask", [6], TensorProto.BOOL)], [vi("y", None)], inits)
+    p = SPEC.resolve({"model": path})
+    mask = seeded_inputs(SPEC, p, seed=0)["mask"]
+    assert mask.any()  # so the then branch is the one taken
+    assert SPEC.flops(p) == 2 * int(mask.sum()) * 8 * 4
