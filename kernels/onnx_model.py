@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from google.protobuf import message, text_format  # type: ignore[import-untyped]
-from onnx import helper
 
 from bench.core.errors import ConfigError
 from bench.core.workloads import Arrays, Param, Params, WorkloadSpec
-from kernels import onnx_count, onnx_inputs, onnx_shapes
-from kernels.onnx_inputs import InputSpec
+
+if TYPE_CHECKING:
+    import onnx
+
+    from kernels import onnx_shapes
+    from kernels.onnx_inputs import InputSpec
+
+# onnx, protobuf and the analysis modules load inside the functions that use them: the spec
+# (parameters, docs) is read by `accelbench workloads` and --help without them.
 
 _USAGE = "-p model=path/to/model.onnx"
 
@@ -50,6 +54,12 @@ def _load(path: str) -> onnx.ModelProto:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str, mtime_ns: int, size: int) -> onnx.ModelProto:
+    import onnx
+    from google.protobuf import (
+        message,  # type: ignore[import-untyped]
+        text_format,  # type: ignore[import-untyped]
+    )
+
     try:
         model = onnx.load(path, load_external_data=False)
     except (message.Error, text_format.Error, ValueError, OSError) as exc:
@@ -74,6 +84,8 @@ def signature(path: str) -> list[InputSpec]:
 
 
 def _input_spec(path: str, vi: onnx.ValueInfoProto) -> InputSpec:
+    from kernels.onnx_inputs import InputSpec
+
     kind = vi.type.WhichOneof("value")
     if kind != "tensor_type":
         raise ConfigError(
@@ -89,11 +101,17 @@ def _input_spec(path: str, vi: onnx.ValueInfoProto) -> InputSpec:
 
 
 def _type_name(elem_type: int) -> str:
+    import onnx
+
     return str(onnx.TensorProto.DataType.Name(elem_type)).lower()
 
 
 def _feedable_dtype(path: str, name: str, elem_type: int) -> np.dtype:
     """The numpy dtype ONNX Runtime's Python API takes for an input, or a ConfigError why not."""
+    from onnx import helper
+
+    from kernels import onnx_inputs
+
     try:
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
     except (KeyError, TypeError):
@@ -109,6 +127,8 @@ def _feedable_dtype(path: str, name: str, elem_type: int) -> np.dtype:
 
 def _check_outputs(path: str) -> None:
     """Only numeric tensors can be compared with the reference: say so before anything runs."""
+    import onnx
+
     for out in _load(path).graph.output:
         kind = out.type.WhichOneof("value")
         if kind != "tensor_type":
@@ -127,6 +147,8 @@ def _check_outputs(path: str) -> None:
 
 def _check_external_data(path: str) -> None:
     """Every external weight file must sit where the model says, relative to the model."""
+    import onnx
+
     folder = os.path.dirname(os.path.abspath(path))
     for t in _load(path).graph.initializer:
         if t.data_location != onnx.TensorProto.EXTERNAL:
@@ -151,10 +173,14 @@ def _dim(input_name: str, axis: int, d: onnx.TensorShapeProto.Dimension) -> int 
 
 def bound_shapes(p: Params) -> dict[str, tuple[int, ...]]:
     """Each input's concrete shape: fixed dims as declared, symbolic ones bound by the params."""
+    from kernels import onnx_inputs
+
     return onnx_inputs.bound_shapes(p["model"], signature(p["model"]), p)
 
 
 def _read_inputs(p: Params) -> Arrays:
+    from kernels import onnx_inputs
+
     return onnx_inputs.read_inputs(p["model"], signature(p["model"]), p["inputs"])
 
 
@@ -167,6 +193,8 @@ def _feed_shapes(p: Params) -> dict[str, tuple[int, ...]]:
 
 def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
     """Seeded random data for every input at the bound shapes, or the arrays of `inputs`."""
+    from kernels import onnx_inputs
+
     if p["inputs"]:
         return _read_inputs(p)
     specs = signature(p["model"])
@@ -176,6 +204,8 @@ def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
 
 def samples_per_call(p: Params) -> int:
     """The batch one call processes: the fed arrays' leading dim, else the `batch` parameter."""
+    from kernels import onnx_inputs
+
     if p["inputs"]:
         found = onnx_inputs.batch_of(signature(p["model"]), _read_inputs(p))
         if found is not None:
@@ -185,6 +215,8 @@ def samples_per_call(p: Params) -> int:
 
 def check(p: Params) -> None:
     """Everything that can be known before a run: files, types, bindings, and that ORT loads it."""
+    from kernels import onnx_inputs
+
     if not p["model"]:
         raise ValueError(f"parameter 'model' is required: {_USAGE}")
     if not os.path.isfile(p["model"]):
@@ -271,6 +303,8 @@ def build_onnx(p: Params) -> str:
 
 def _analysed(p: Params) -> onnx_shapes.Analysed:
     # The inputs the runner feeds at seed 0, so data-dependent shapes and branches match.
+    from kernels import onnx_shapes
+
     feeds = make_inputs(p, np.random.default_rng([0, *SPEC.name.encode()]))
     return onnx_shapes.analyse(p["model"], feeds, _ort_errors())
 
@@ -278,6 +312,8 @@ def _analysed(p: Params) -> onnx_shapes.Analysed:
 def flops(p: Params) -> int | None:
     """2 x multiply-adds of the matrix ops, in the If branches taken and Loop bodies too;
     None when any is unknown."""
+    from kernels import onnx_count
+
     found = _analysed(p)
     return onnx_count.graph_flops(found.model.graph, found.facts)
 
@@ -285,6 +321,8 @@ def flops(p: Params) -> int | None:
 def bytes_moved(p: Params) -> int:
     """Inputs at the fed shapes, every weight the call reads once (initializers, Constant
     nodes; of an If, the branch taken), outputs."""
+    from kernels import onnx_count
+
     fed = _feed_shapes(p)
     inputs = sum(onnx_count.nbytes(s.elem_type, fed[s.name]) for s in signature(p["model"]))
     found = _analysed(p)

@@ -11,7 +11,8 @@ from onnx import TensorProto, helper
 
 from bench.core.errors import ConfigError
 from bench.core.workloads import Params, get, seeded_inputs
-from kernels.onnx_model import SPEC, InputSpec, signature
+from kernels.onnx_inputs import InputSpec
+from kernels.onnx_model import SPEC, signature
 from tests.fixtures_onnx import build_tiny_lm, tiny_lm
 
 TINY_LM = Path(__file__).resolve().parents[2] / "configs" / "models" / "tiny_lm.onnx"
