@@ -18,6 +18,7 @@ def load_frame(path: str | Path) -> pd.DataFrame:
     latency columns for chat cases, and each parameter as `param.NAME`; whole numbers stay
     integers. pandas is imported only when this is called, so `import bench` stays light.
     """
-    from bench.app.history import load_frame as load
+    from bench.app.history import load_runs
+    from bench.report.frame import runs_frame
 
-    return load(path)
+    return runs_frame(load_runs(Path(path)))

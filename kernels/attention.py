@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from onnx import helper
+
+if TYPE_CHECKING:
+    import onnx
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -59,11 +60,11 @@ def reference(x: Arrays, p: Params) -> np.ndarray:
 def _causal_nodes(p: Params) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
     """Nodes turning `scaled` into `masked`; the (seq, seq) mask is built in-graph, not stored."""
     dt, s = p["dtype"], p["seq"]
-    true = onnx.numpy_helper.from_array(np.array([True]), "true")
+    true = onnx_graph.array(np.array([True]), "true")
     nodes = [
-        helper.make_node("ConstantOfShape", ["mask_shape"], ["ones"], value=true),
-        helper.make_node("Trilu", ["ones", "one"], ["future"], upper=1),
-        helper.make_node("Where", ["future", "neg", "scaled"], ["masked"]),
+        onnx_graph.node("ConstantOfShape", ["mask_shape"], ["ones"], value=true),
+        onnx_graph.node("Trilu", ["ones", "one"], ["future"], upper=1),
+        onnx_graph.node("Where", ["future", "neg", "scaled"], ["masked"]),
     ]
     consts = [
         onnx_graph.const("mask_shape", [s, s], "int64"),
@@ -76,9 +77,9 @@ def _causal_nodes(p: Params) -> tuple[list[onnx.NodeProto], list[onnx.TensorProt
 def build_onnx(p: Params) -> Any:
     dt, shape = p["dtype"], _shape(p)
     nodes = [
-        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
-        helper.make_node("MatMul", ["q", "kt"], ["scores"]),
-        helper.make_node("Mul", ["scores", "scale"], ["scaled"]),
+        onnx_graph.node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        onnx_graph.node("MatMul", ["q", "kt"], ["scores"]),
+        onnx_graph.node("Mul", ["scores", "scale"], ["scaled"]),
     ]
     consts = [onnx_graph.const("scale", 1.0 / math.sqrt(p["head_dim"]), dt)]
     logits = "scaled"
@@ -86,8 +87,8 @@ def build_onnx(p: Params) -> Any:
         mask_nodes, mask_consts = _causal_nodes(p)
         nodes, consts, logits = nodes + mask_nodes, consts + mask_consts, "masked"
     nodes += [
-        helper.make_node("Softmax", [logits], ["probs"], axis=-1),
-        helper.make_node("MatMul", ["probs", "v"], ["out"]),
+        onnx_graph.node("Softmax", [logits], ["probs"], axis=-1),
+        onnx_graph.node("MatMul", ["probs", "v"], ["out"]),
     ]
     inputs = [onnx_graph.tensor_input(name, dt, shape) for name in ("q", "k", "v")]
     outputs = [onnx_graph.tensor_input("out", dt, shape)]
@@ -119,4 +120,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="batch",
+    work_param="batch",
+    bound="compute",
 )

@@ -8,7 +8,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from onnx import helper
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -30,7 +29,7 @@ def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
     x = rng.standard_normal((n, c, p["height"], p["width"]))
     # 1/sqrt(fan_in) keeps outputs near unit size, so fp16 stays far from overflow
     w = rng.standard_normal((o, c, KERNEL, KERNEL)) / math.sqrt(c * KERNEL * KERNEL)
-    b = 0.1 * rng.standard_normal(o)
+    b = 0.1 * rng.standard_normal((o,))
     return {"x": x.astype(p["dtype"]), "w": w.astype(p["dtype"]), "b": b.astype(p["dtype"])}
 
 
@@ -60,7 +59,7 @@ def reference(x: Arrays, p: Params) -> np.ndarray:
 def build_onnx(p: Params) -> Any:
     dt, n, c, o = p["dtype"], p["batch"], p["in_channels"], p["out_channels"]
     h, w = p["height"], p["width"]
-    node = helper.make_node(
+    node = onnx_graph.node(
         "Conv", ["x", "w", "b"], ["y"], kernel_shape=[KERNEL, KERNEL], pads=[1, 1, 1, 1]
     )
     inputs = [
@@ -96,4 +95,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="batch",
+    work_param="batch",
+    bound="compute",
 )

@@ -7,7 +7,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from onnx import helper
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -40,7 +39,7 @@ def build_onnx(p: Params) -> Any:
     dt, n = p["dtype"], p["n"]
     return onnx_graph.model(
         "copy",
-        [helper.make_node("Identity", ["b"], ["a"])],
+        [onnx_graph.node("Identity", ["b"], ["a"])],
         [onnx_graph.tensor_input("b", dt, [n])],
         [onnx_graph.tensor_input("a", dt, [n])],
     )
@@ -66,4 +65,7 @@ SPEC = WorkloadSpec(
     bytes_moved=bytes_moved,
     compute=compute,
     build_onnx=build_onnx,
+    work_param="n",
+    bound="memory",
+    measures_peak=True,
 )

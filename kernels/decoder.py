@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from onnx import helper
+
+if TYPE_CHECKING:
+    import onnx
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -162,7 +163,7 @@ class _Graph:
 
     def op(self, op_type: str, *inputs: str, out: str = "", **attrs: Any) -> str:
         name = out or f"{op_type.lower()}_{len(self.nodes)}"
-        self.nodes.append(helper.make_node(op_type, list(inputs), [name], **attrs))
+        self.nodes.append(onnx_graph.node(op_type, list(inputs), [name], **attrs))
         return name
 
     def const(self, value: Any, dtype: str) -> str:
@@ -310,4 +311,5 @@ SPEC = WorkloadSpec(
     tolerance=TOLERANCE,
     batch_param="batch",
     presets=PRESETS,
+    bound="memory",
 )

@@ -7,7 +7,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from onnx import helper
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -38,7 +37,7 @@ def build_onnx(p: Params) -> Any:
     dt = p["dtype"]
     return onnx_graph.model(
         "gemm",
-        [helper.make_node("MatMul", ["a", "b"], ["c"])],
+        [onnx_graph.node("MatMul", ["a", "b"], ["c"])],
         [
             onnx_graph.tensor_input("a", dt, [p["m"], p["k"]]),
             onnx_graph.tensor_input("b", dt, [p["k"], p["n"]]),
@@ -71,4 +70,7 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     tolerance=TOLERANCE,
+    work_param="m",
+    bound="compute",
+    measures_peak=True,
 )

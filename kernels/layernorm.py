@@ -7,7 +7,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from onnx import helper
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -25,8 +24,8 @@ def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
     dt, rows, cols = p["dtype"], p["rows"], p["cols"]
     # a non-zero mean and non-unit spread, so both the centring and the scaling are exercised
     x = 2.0 + 3.0 * rng.standard_normal((rows, cols))
-    gamma = 1.0 + 0.1 * rng.standard_normal(cols)
-    beta = 0.1 * rng.standard_normal(cols)
+    gamma = 1.0 + 0.1 * rng.standard_normal((cols,))
+    beta = 0.1 * rng.standard_normal((cols,))
     return {"x": x.astype(dt), "gamma": gamma.astype(dt), "beta": beta.astype(dt)}
 
 
@@ -49,7 +48,7 @@ def build_onnx(p: Params) -> Any:
     # by the spec stash_type sets the mean/variance precision; float64 input asks for float64 so
     # no runtime may compute them in float32 (ORT CPU 1.31 uses double either way)
     stash = onnx_graph.elem_type("float64" if dt == "float64" else "float32")
-    node = helper.make_node(
+    node = onnx_graph.node(
         "LayerNormalization", ["x", "gamma", "beta"], ["y"], axis=-1, epsilon=EPS, stash_type=stash
     )
     return onnx_graph.model(
@@ -86,4 +85,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="rows",
+    work_param="rows",
+    bound="memory",
 )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from onnx import helper
+
+if TYPE_CHECKING:
+    import onnx
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -34,9 +35,9 @@ def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
     arrays = {
         "x": rng.standard_normal((b, d_in)),
         "w1": rng.standard_normal((d_in, d_h)) / math.sqrt(d_in),
-        "b1": 0.1 * rng.standard_normal(d_h),
+        "b1": 0.1 * rng.standard_normal((d_h,)),
         "w2": rng.standard_normal((d_h, d_out)) / math.sqrt(d_h),
-        "b2": 0.1 * rng.standard_normal(d_out),
+        "b2": 0.1 * rng.standard_normal((d_out,)),
     }
     return {name: a.astype(p["dtype"]) for name, a in arrays.items()}
 
@@ -58,26 +59,26 @@ def reference(x: Arrays, p: Params) -> np.ndarray:
 def _gelu_nodes(src: str, dst: str) -> list[onnx.NodeProto]:
     """GELU (tanh form) from Mul/Add/Tanh: Gelu itself needs opset 20."""
     return [
-        helper.make_node("Mul", [src, src], ["g_sq"]),
-        helper.make_node("Mul", ["g_sq", src], ["g_cube"]),
-        helper.make_node("Mul", ["g_cube", "gelu_a"], ["g_acube"]),
-        helper.make_node("Add", [src, "g_acube"], ["g_inner"]),
-        helper.make_node("Mul", ["g_inner", "gelu_c"], ["g_arg"]),
-        helper.make_node("Tanh", ["g_arg"], ["g_tanh"]),
-        helper.make_node("Add", ["g_tanh", "one"], ["g_onep"]),
-        helper.make_node("Mul", [src, "g_onep"], ["g_xonep"]),
-        helper.make_node("Mul", ["g_xonep", "half"], [dst]),
+        onnx_graph.node("Mul", [src, src], ["g_sq"]),
+        onnx_graph.node("Mul", ["g_sq", src], ["g_cube"]),
+        onnx_graph.node("Mul", ["g_cube", "gelu_a"], ["g_acube"]),
+        onnx_graph.node("Add", [src, "g_acube"], ["g_inner"]),
+        onnx_graph.node("Mul", ["g_inner", "gelu_c"], ["g_arg"]),
+        onnx_graph.node("Tanh", ["g_arg"], ["g_tanh"]),
+        onnx_graph.node("Add", ["g_tanh", "one"], ["g_onep"]),
+        onnx_graph.node("Mul", [src, "g_onep"], ["g_xonep"]),
+        onnx_graph.node("Mul", ["g_xonep", "half"], [dst]),
     ]
 
 
 def build_onnx(p: Params) -> Any:
     dt, b, d_in, d_h, d_out = p["dtype"], p["batch"], p["d_in"], p["d_hidden"], p["d_out"]
     nodes = [
-        helper.make_node("MatMul", ["x", "w1"], ["xw1"]),
-        helper.make_node("Add", ["xw1", "b1"], ["pre"]),
+        onnx_graph.node("MatMul", ["x", "w1"], ["xw1"]),
+        onnx_graph.node("Add", ["xw1", "b1"], ["pre"]),
         *_gelu_nodes("pre", "hidden"),
-        helper.make_node("MatMul", ["hidden", "w2"], ["hw2"]),
-        helper.make_node("Add", ["hw2", "b2"], ["y"]),
+        onnx_graph.node("MatMul", ["hidden", "w2"], ["hw2"]),
+        onnx_graph.node("Add", ["hw2", "b2"], ["y"]),
     ]
     shapes = {"x": [b, d_in], "w1": [d_in, d_h], "b1": [d_h], "w2": [d_h, d_out], "b2": [d_out]}
     inputs = [onnx_graph.tensor_input(name, dt, shape) for name, shape in shapes.items()]
@@ -114,4 +115,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="batch",
+    work_param="batch",
+    bound="compute",
 )

@@ -7,7 +7,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from onnx import helper
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -42,7 +41,7 @@ def build_onnx(p: Params) -> Any:
     dt, shape = p["dtype"], [p["rows"], p["cols"]]
     return onnx_graph.model(
         "softmax",
-        [helper.make_node("Softmax", ["x"], ["y"], axis=-1)],
+        [onnx_graph.node("Softmax", ["x"], ["y"], axis=-1)],
         [onnx_graph.tensor_input("x", dt, shape)],
         [onnx_graph.tensor_input("y", dt, shape)],
     )
@@ -69,4 +68,6 @@ SPEC = WorkloadSpec(
     compute=compute,
     build_onnx=build_onnx,
     batch_param="rows",
+    work_param="rows",
+    bound="memory",
 )

@@ -7,7 +7,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from onnx import helper
 
 from bench.core.workloads import DTYPES, Arrays, Param, Params, WorkloadSpec
 from kernels import onnx_graph
@@ -21,8 +20,8 @@ PARAMS = (
 
 
 def make_inputs(p: Params, rng: np.random.Generator) -> Arrays:
-    b = rng.standard_normal(p["n"]).astype(p["dtype"])
-    c = rng.standard_normal(p["n"]).astype(p["dtype"])
+    b = rng.standard_normal((p["n"],)).astype(p["dtype"])
+    c = rng.standard_normal((p["n"],)).astype(p["dtype"])
     return {"b": b, "c": c}
 
 
@@ -40,8 +39,8 @@ def build_onnx(p: Params) -> Any:
     return onnx_graph.model(
         "triad",
         [
-            helper.make_node("Mul", ["s", "c"], ["sc"]),
-            helper.make_node("Add", ["b", "sc"], ["a"]),
+            onnx_graph.node("Mul", ["s", "c"], ["sc"]),
+            onnx_graph.node("Add", ["b", "sc"], ["a"]),
         ],
         [onnx_graph.tensor_input("b", dt, [n]), onnx_graph.tensor_input("c", dt, [n])],
         [onnx_graph.tensor_input("a", dt, [n])],
@@ -69,4 +68,7 @@ SPEC = WorkloadSpec(
     bytes_moved=bytes_moved,
     compute=compute,
     build_onnx=build_onnx,
+    work_param="n",
+    bound="memory",
+    measures_peak=True,
 )

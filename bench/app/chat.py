@@ -9,8 +9,10 @@ from typing import Any
 
 from bench import backends as registry
 from bench.app import runs
+from bench.core import config as configmod
 from bench.core import records, store
 from bench.core.errors import ConfigError
+from bench.core.params import check_keys
 from bench.remote import chat
 
 
@@ -33,7 +35,7 @@ def chat_suite(req: runs.RunRequest) -> chat.ChatSuite:
     """A chat suite from a file, or from `-w chat` with -p (workload and load params alike)."""
     if req.configs:
         path = req.configs[0]
-        data, source = chat.read_toml(path), str(path)
+        data, source = configmod.read_toml(path), str(path)
     else:
         loads = {p.name for p in chat.LOAD_PARAMS}
         flat = {k: v if len(v) > 1 else v[0] for k, v in req.params.items()}
@@ -44,10 +46,7 @@ def chat_suite(req: runs.RunRequest) -> chat.ChatSuite:
         }
         data, source = {"case": [case]}, f"-w {chat.WORKLOAD}"
     chosen = list(req.backends) or _file_backends(data)
-    for name in chosen:
-        if name not in registry.names():
-            known = ", ".join(registry.names())
-            raise ConfigError(f"unknown backend '{name}' (known: {known})")
+    check_keys(chosen, set(registry.names()), "", "backend")
     options = {k: dict(v) for k, v in data.get("backend_options", {}).items()}
     for name, opts in runs.route_backend_options(req.backend_opts, chosen).items():
         options.setdefault(name, {}).update(opts)
@@ -92,8 +91,7 @@ def list_models(backend: str, options: Mapping[str, str]) -> list[str]:
     """The model ids a remote endpoint serves; a local backend is a usage error."""
     from bench.runner import streaming
 
-    if backend not in registry.names():
-        raise ConfigError(f"unknown backend '{backend}' (known: {', '.join(registry.names())})")
+    check_keys([backend], set(registry.names()), "", "backend")
     instance = registry.create(backend, dict(options))
     if getattr(instance, "local", False):
         remote = [s.name for s in runs.backend_statuses() if not s.local]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +71,7 @@ def calibrate(
     record = runs.new_record(
         records.CALIBRATION_KIND, command, "accelbench calibrate", 0, plan.planned,
         plan.described, id_prefix="calibration-", quick=plan.quick,
-        policy=dataclasses.asdict(plan.policy),
+        policy=plan.policy,
     )  # fmt: skip
     path = store.run_path(store.prepare_dir(out_dir), record)
     record = runs.execute(record, plan.planned, LocalSession(plan.policy), path, progress)

@@ -27,7 +27,7 @@ def gate_tables(path: Path | None) -> dict[str, dict[str, Any]]:
         return {"gate": {}, "ab": {}}
     from bench.runner import ab
 
-    return ab.load_gate_config(path)[1]
+    return ab.load_gate_tables(path)
 
 
 def gate_policy(table: Mapping[str, Any], where: str, flags: Mapping[str, Any]) -> Any:
@@ -128,8 +128,13 @@ def gate_eval_settings(
     from bench.app import gate_eval
 
     planned, policy, blocks, settings = gate_eval.load(config or resources.shipped("gate-eval.toml"))
-    given = {k: v for k, v in counts.items() if v is not None}
-    for key, value in given.items():
-        if value < 1:
-            raise ConfigError(f"--{key.split('_')[0]} {value}: must be at least 1")
-    return planned, policy, blocks, dataclasses.replace(settings, **given)
+    aa, slow = counts.get("aa_decisions"), counts.get("slow_decisions")
+    for flag, value in (("--aa", aa), ("--slow", slow)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} {value}: must be at least 1")
+    settings = dataclasses.replace(
+        settings,
+        aa_decisions=settings.aa_decisions if aa is None else aa,
+        slow_decisions=settings.slow_decisions if slow is None else slow,
+    )
+    return planned, policy, blocks, settings

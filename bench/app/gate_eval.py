@@ -12,25 +12,19 @@ from typing import Any
 from scipy import stats as sps
 
 from bench.core import config as configmod
+from bench.core import workloads
 from bench.core.config import Planned
 from bench.core.errors import ConfigError
+from bench.core.params import check_keys
 from bench.gate import decide as gate
 from bench.gate import interop
 from bench.gate.decide import Verdict
 from bench.runner import ab
 
 # The parameter that scales each workload's work linearly (rows, batch, length).
+# The parameter each workload's work grows linearly with, as its spec declares it.
 WORK_PARAM: Mapping[str, str] = MappingProxyType(
-    {
-        "gemm": "m",
-        "triad": "n",
-        "copy": "n",
-        "softmax": "rows",
-        "layernorm": "rows",
-        "mlp": "batch",
-        "attention": "batch",
-        "conv2d": "batch",
-    }
+    {s.name: s.work_param for s in workloads.all_specs() if s.work_param}
 )
 
 
@@ -48,12 +42,7 @@ class EvalSettings:
 
 
 def eval_settings(table: Mapping[str, Any], where: str) -> EvalSettings:
-    known = {f.name for f in dataclasses.fields(EvalSettings)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})"
-        )
+    check_keys(table, {f.name for f in dataclasses.fields(EvalSettings)}, where)
     values = dict(table)
     if "slowdowns" in values:
         values["slowdowns"] = tuple(float(x) for x in values["slowdowns"])

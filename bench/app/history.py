@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bench.core import store
 from bench.core.errors import ConfigError
 from bench.core.records import RunRecord
 from bench.core.run_info import RunEntry, entry
-
-if TYPE_CHECKING:
-    import pandas as pd  # type: ignore[import-untyped]
 
 
 def results_files(folder: Path) -> list[Path]:
@@ -27,13 +23,6 @@ def load_runs(path: Path) -> list[RunRecord]:
         return [store.load(path)]
     runs = [store.load(p) for p in results_files(path)]
     return sorted(runs, key=lambda r: (r.created_at, r.run_id))
-
-
-def load_frame(path: Path | str) -> pd.DataFrame:
-    """A results file (or a folder of them) as one row per case."""
-    from bench.report.frame import runs_frame
-
-    return runs_frame(load_runs(Path(path)))
 
 
 def run_index(folder: Path) -> list[RunEntry]:

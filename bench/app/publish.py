@@ -1,20 +1,18 @@
-"""Orchestration of `report`: load runs, compare against a baseline, draw, write HTML/Markdown."""
+"""Orchestration of `report`: load the runs, compare them with a baseline, find the ceilings."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import __version__
 from bench.app.history import load_runs, results_files
 from bench.app.runs import results_path
 from bench.core import run_info, store
 from bench.core.errors import ConfigError
 from bench.core.records import CALIBRATION_KIND, RunRecord
 from bench.gate.decide import CaseVerdict, GatePolicy, compare_runs
-from bench.report import plots, publish
-from bench.report.publish import Plot, Report, Table
 
 
 def load_inputs(results: Sequence[Path], results_dir: Path) -> list[RunRecord]:
@@ -86,36 +84,24 @@ def _newest_calibration(runs: Sequence[RunRecord], results_dir: Path) -> RunReco
     return max(given, key=lambda r: r.created_at) if given else None
 
 
-def run_plots(record: RunRecord, ceilings: Sequence[Any] = ()) -> list[Plot]:
-    """A run's CDF, sample series, roofline (with ceilings) and one throughput curve per sweep."""
-    out = []
-    drawn = [
-        ("latency distribution", "cdf", plots.latency_cdf(record)),
-        ("samples in the order taken", "series", plots.sample_series(record)),
-        ("roofline", "roofline", plots.roofline(record, plots.roofs_of(record, ceilings))),
-    ]
-    for i, curve in enumerate(plots.sweep_curves(record), 1):
-        drawn.append(
-            (
-                f"throughput against {curve.x_label}: {curve.name}",
-                f"sweep{i}",
-                plots.throughput_curve(curve),
-            )
-        )
-    for title, stem, fig in drawn:
-        if fig is not None:
-            alt = f"{title}, run {record.run_id}"
-            out.append(
-                Plot(f"{title} — {record.run_id}", f"{stem}-{record.run_id}", plots.png(fig), alt)
-            )
-    return out
+@dataclass(frozen=True)
+class Published:
+    """What a report shows: the runs, the baseline's verdicts on them, and the ceilings."""
+
+    runs: list[RunRecord]
+    baseline: RunRecord | None
+    verdicts: dict[tuple[str, str], CaseVerdict]
+    notes: list[str]
+    ceilings: list[Any]
+    fractions: dict[tuple[str, str], float]
 
 
-def build_report(
+def gather(
     results: Sequence[Path], results_dir: Path, baseline: Path | None = None,
-    policy: GatePolicy | None = None, claims: Sequence[Table] = (),
-) -> Report:  # fmt: skip
-    """Tables (local, remote, environment, commands) and plots of the given runs."""
+    policy: GatePolicy | None = None,
+) -> Published:  # fmt: skip
+    """The runs of RESULTS (a calibration among them gives ceilings, not rows), the gate's
+    verdict on each against --baseline, and each case's fraction of the newest ceilings."""
     loaded = load_inputs(results, results_dir)
     runs = [r for r in loaded if run_info.kind(r) != CALIBRATION_KIND]
     if not runs:
@@ -125,48 +111,4 @@ def build_report(
         runs.insert(0, base)
     verdicts, notes = against_baseline(runs, base, policy or GatePolicy()) if base else ({}, [])
     ceilings = run_ceilings(loaded, results_dir)
-    fractions = ceiling_fractions(runs, ceilings)
-    tables = [publish.local_table(runs, verdicts, base.run_id if base else None, fractions)]
-    tables.append(publish.remote_table(runs))
-    blocks: list[Table | Plot] = [t for t in tables if t is not None]
-    for record in runs:
-        blocks += run_plots(record, ceilings)
-    blocks += [*claims, publish.fingerprint_table(runs), publish.commands_table(runs)]
-    intro = [f"{len(runs)} run(s): {', '.join(r.run_id for r in runs)}."]
-    if base is not None:
-        intro.append(f"Baseline: {base.run_id}.")
-    intro += notes
-    intro.append(f"Written by accelbench {__version__}.")
-    return Report("accelbench report", tuple(intro), tuple(blocks))
-
-
-def write(report: Report, html: Path | None, markdown: Path | None) -> list[Path]:
-    """The HTML file (self-contained) and the Markdown file with its PNGs in FILE_files/."""
-    from bench.report import html as html_out
-
-    written = []
-    if html is not None:
-        html.parent.mkdir(parents=True, exist_ok=True)
-        html.write_text(html_out.render(report), encoding="utf-8")
-        written.append(html)
-    if markdown is not None:
-        written += _write_markdown(report, markdown)
-    return written
-
-
-def _write_markdown(report: Report, path: Path) -> list[Path]:
-    from bench.report import markdown as md_out
-
-    folder = path.parent / f"{path.stem}_files"
-    images: dict[str, str] = {}
-    written = []
-    for block in report.blocks:
-        if isinstance(block, Plot):
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"{block.name}.png"
-            target.write_bytes(block.png)
-            images[block.name] = f"{folder.name}/{target.name}"
-            written.append(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(md_out.render(report, images), encoding="utf-8")
-    return [path, *written]
+    return Published(runs, base, verdicts, notes, ceilings, ceiling_fractions(runs, ceilings))

@@ -6,18 +6,17 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from bench import backends as registry
 from bench.core import config as configmod
 from bench.core import fingerprint, records, resources, store, workloads
 from bench.core.config import Planned
 from bench.core.errors import BenchError, ConfigError
+from bench.core.params import check_keys
 from bench.core.policy import Policy, check_policy
 from bench.runner.clock import new_run_id, wall_iso
 from bench.runner.session import Session
-
-RunKind = Literal["run", "chat", "calibration"]  # "calibration": records.CALIBRATION_KIND
 
 
 @dataclass(frozen=True)
@@ -51,9 +50,8 @@ def select_backends(
     calibrated); none requested -> every available local backend but `null`."""
     rows = {r.name: r for r in backend_statuses()}
     for name in dict.fromkeys([*requested, *named]):
-        row = rows.get(name)
-        if row is None:
-            raise ConfigError(f"unknown backend '{name}' (known: {', '.join(sorted(rows))})")
+        check_keys([name], set(rows), "", "backend")
+        row = rows[name]
         if not row.available:
             raise ConfigError(f"backend '{name}' is not available here: {row.reason}")
         if purpose == "calibrate" and not row.local:
@@ -94,6 +92,25 @@ def _option_names(backend: str) -> set[str]:
 
 
 @dataclass(frozen=True)
+class TimingFlags:
+    """--min-time, --min-samples, --max-time, --target-ci: each, when given, beats the suite."""
+
+    min_time_s: float | None = None
+    min_samples: int | None = None
+    max_time_s: float | None = None
+    target_ci: float | None = None
+
+    def apply(self, policy: Policy) -> Policy:
+        return dataclasses.replace(
+            policy,
+            min_time_s=policy.min_time_s if self.min_time_s is None else self.min_time_s,
+            min_samples=policy.min_samples if self.min_samples is None else self.min_samples,
+            max_time_s=policy.max_time_s if self.max_time_s is None else self.max_time_s,
+            target_ci=policy.target_ci if self.target_ci is None else self.target_ci,
+        )
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """What the user asked `run` for, flags already split into pairs."""
 
@@ -105,7 +122,7 @@ class RunRequest:
     scenario: str | None = None
     quick: bool = False
     input_sets: int | None = None
-    policy_overrides: Mapping[str, float | int] = field(default_factory=dict)
+    timing: TimingFlags = TimingFlags()
     patterns: tuple[str, ...] = ()
 
 
@@ -181,52 +198,42 @@ def plan_local(req: RunRequest) -> LocalPlan:
     )
     planned = select_cases(planned, req.patterns)
     policy = suite.quick_policy if req.quick else suite.policy
-    policy = dataclasses.replace(policy, **dict(req.policy_overrides))
+    policy = req.timing.apply(policy)
     return LocalPlan(suite, chosen, planned, check_policy(policy, "timing flags"))
 
 
-def case_configs(planned: Iterable[Any]) -> list[dict[str, Any]]:
+def case_configs(planned: Iterable[Any]) -> tuple[records.CaseConfig, ...]:
     """The resolved cases as stored: local (Planned) and chat cases alike."""
-    cases = []
-    for p in planned:
-        row = {
-            "workload": p.spec.name if isinstance(p, Planned) else "chat",
-            "params": dict(p.params),
-            "backend": p.backend,
-            "options": dict(p.options),
-        }
-        if isinstance(p, Planned):
-            row["scenario"] = p.scenario
-        else:
-            row["load"] = dataclasses.asdict(p.load)
-        cases.append(row)
-    return cases
+    return tuple(
+        records.case_config(p) if isinstance(p, Planned) else records.CaseConfig(
+            workload="chat", params=dict(p.params), backend=p.backend, options=dict(p.options),
+            scenario=p.load.mode, load=dataclasses.asdict(p.load),
+        )
+        for p in planned
+    )  # fmt: skip
 
 
 def new_record(
-    kind: RunKind,
+    kind: records.RunKind,
     command: str,
     source: str,
     seed: int,
     planned: Sequence[Any],
     described: Mapping[str, Any],
     id_prefix: str = "",
-    **settings: Any,
+    quick: bool = False,
+    input_sets: int = 1,
+    policy: Policy | None = None,
 ) -> records.RunRecord:
-    """The one record recipe (local, chat and calibrate runs): the resolved config, the
-    fingerprint and the backends' descriptions, before any case."""
+    """The resolved config of a local, chat or calibrate run, as records.new_run() keeps it
+    with the fingerprint and the backends' descriptions, before any case."""
+    config = records.RunConfig(
+        kind=kind, command=command, source=source, seed=seed, quick=quick,
+        input_sets=input_sets, policy=policy, cases=case_configs(planned),
+    )  # fmt: skip
     stamp = wall_iso()
-    resolved = {
-        "kind": kind,
-        "command": command,
-        "source": source,
-        "seed": seed,
-        **settings,
-        "cases": case_configs(planned),
-    }
-    return records.RunRecord(
-        new_run_id(stamp, id_prefix), stamp, resolved, fingerprint.collect(), dict(described)
-    )
+    run_id = new_run_id(stamp, id_prefix)
+    return records.new_run(config, fingerprint.collect(), described, stamp, run_id)
 
 
 def local_record(plan: LocalPlan, command: str, quick: bool) -> records.RunRecord:
@@ -234,7 +241,7 @@ def local_record(plan: LocalPlan, command: str, quick: bool) -> records.RunRecor
     described = {name: registry.describe(name) for name in plan.chosen}
     return new_record(
         "run", command, suite.source, suite.seed, plan.planned, described,
-        quick=quick, input_sets=suite.input_sets, policy=dataclasses.asdict(plan.policy),
+        quick=quick, input_sets=suite.input_sets, policy=plan.policy,
     )  # fmt: skip
 
 

@@ -7,16 +7,12 @@ import dataclasses
 from collections import defaultdict
 from pathlib import Path
 
-from bench import __version__
 from bench.app.history import load_runs, matches
 from bench.core import run_info
 from bench.core.errors import ConfigError
 from bench.core.records import CALIBRATION_KIND, CaseResult, RunRecord
+from bench.core.run_info import HistoryPoint
 from bench.gate.decide import GatePolicy, Verdict, compare_runs
-from bench.report import plots
-from bench.report.plots import HistoryPoint
-from bench.report.publish import Plot, Report, Table
-from bench.report.table import fmt_in, time_unit
 
 Series = list[tuple[RunRecord, CaseResult]]
 
@@ -59,40 +55,9 @@ def points(series: Series, policy: GatePolicy) -> list[HistoryPoint]:
     return out
 
 
-def history_table(case_id: str, pts: list[HistoryPoint]) -> Table:
-    unit, scale = time_unit(p.median_s for p in pts)
-    rows = tuple(
-        (
-            p.run_id,
-            p.commit,
-            fmt_in(p.median_s, scale),
-            f"[{fmt_in(p.ci_low_s, scale)}, {fmt_in(p.ci_high_s, scale)}]",
-            p.change.lower() or "-",
-        )
-        for p in pts
-    )
-    headers = ("run", "commit, when", f"median {unit}", f"interval {unit}", "gate vs previous run")
-    return Table(f"history of {case_id}", headers, rows, frozenset({2, 3}))
-
-
-def build_history(pattern: str, results_dir: Path, policy: GatePolicy | None = None) -> Report:
-    """A table and a trend plot per matching case."""
-    blocks: list[Table | Plot] = []
-    for i, (case_id, series) in enumerate(sorted(case_series(pattern, results_dir).items()), 1):
-        pts = points(series, policy or GatePolicy())
-        blocks.append(history_table(case_id, pts))
-        png = plots.png(plots.history(case_id, pts))
-        blocks.append(
-            Plot(
-                f"trend of {case_id}",
-                f"history{i}",
-                png,
-                f"median of {case_id} across {len(pts)} runs",
-            )
-        )
-    intro = (
-        f"Cases matching '{pattern}' across the runs in {results_dir}/, oldest first.",
-        "Marked runs: the gate (ratio of medians, bootstrap interval) found a change from the run before.",
-        f"Written by accelbench {__version__}.",
-    )
-    return Report("accelbench history", intro, tuple(blocks))
+def history(
+    pattern: str, results_dir: Path, policy: GatePolicy | None = None
+) -> dict[str, list[HistoryPoint]]:
+    """Per matching case id (sorted), its points across the runs, oldest first."""
+    series = case_series(pattern, results_dir)
+    return {cid: points(series[cid], policy or GatePolicy()) for cid in sorted(series)}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from bench.core.errors import BackendError, ConfigError
+from bench.core.errors import BackendError
+from bench.core.params import check_keys
 
 GROUP = "accelbench.backends"
 _CONTRACT = ("probe", "describe", "prepare", "sync", "close")
@@ -23,8 +24,7 @@ def names() -> list[str]:
 def load(name: str) -> type[Any]:
     """The backend class registered as `name`, checked against the contract."""
     eps = _entry_points()
-    if name not in eps:
-        raise ConfigError(f"unknown backend '{name}' (known: {', '.join(sorted(eps))})")
+    check_keys([name], set(eps), "", "backend")
     try:
         cls = eps[name].load()
     except ImportError as exc:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from bench.core.errors import ConfigError
+from bench.core import params as paramsmod
 from bench.core.workloads import Param, Params, WorkloadSpec
 
 
@@ -60,6 +59,7 @@ class Prepared:
     synchronous: bool = True
     threads: Mapping[str, Any] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
+    tolerance: float | None = None  # a looser error bound this backend's arithmetic needs
 
 
 @runtime_checkable
@@ -78,15 +78,7 @@ def resolve_options(
     name: str, spec: tuple[Param, ...], given: Mapping[str, Any] | None
 ) -> Mapping[str, Any]:
     """Defaults plus `given`, typed; an unknown option names the known ones."""
-    values = {p.name: p.default for p in spec}
-    owner = f"backend '{name}'"
-    for key, value in (given or {}).items():
-        match = [p for p in spec if p.name == key]
-        if not match:
-            known = ", ".join(p.name for p in spec) or "none"
-            raise ConfigError(f"{owner} has unknown option '{key}' (known: {known})")
-        values[key] = match[0].coerce(value, owner)
-    return MappingProxyType(values)
+    return paramsmod.resolve(spec, given, f"backend '{name}'", "option", sep=" has ")
 
 
 def rotating(input_sets: tuple[Any, ...], call: Callable[[Any], Any]) -> Callable[[], Any]:

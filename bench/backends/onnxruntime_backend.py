@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options, rotating
+from bench.core import digest
 from bench.core.errors import BackendError, ConfigError, MissingExtra, UnsupportedCase
 from bench.core.optional import require
 from bench.core.workloads import Param
@@ -19,6 +20,24 @@ _OPT_LEVELS = {
     "all": "ORT_ENABLE_ALL",
 }
 _DEVICE_OF = {"CUDAExecutionProvider": "cuda", "TensorrtExecutionProvider": "cuda"}
+# Error floors where a provider's kernels round unlike the CPU reference: CUDA may use TF32
+# and picks cuDNN algorithms by speed; TensorRT also fuses layers and reorders reductions.
+_PROVIDER_TOLERANCE = {"CUDAExecutionProvider": 1e-2, "TensorrtExecutionProvider": 2e-2}
+
+
+def provider_tolerance(providers: list[str]) -> float | None:
+    """The looser error bound the first provider that actually runs needs, if any."""
+    return _PROVIDER_TOLERANCE.get(providers[0]) if providers else None
+
+
+def model_details(model: Any, case: Case) -> dict[str, Any]:
+    """Digests that pin a bring-your-own model and the inputs fed to it."""
+    if not isinstance(model, str):
+        return {}  # a graph the workload built from its params: the params already pin it
+    return {
+        "model_sha256": digest.model_sha256(model),
+        "inputs_sha256": digest.arrays_sha256(case.input_sets),
+    }
 
 
 class OnnxRuntimeBackend:
@@ -86,7 +105,8 @@ class OnnxRuntimeBackend:
         spec = case.workload
         if spec.build_onnx is None:
             raise UnsupportedCase(f"workload '{spec.name}' has no ONNX graph")
-        sess = self._session(spec.build_onnx(case.params))
+        model = spec.build_onnx(case.params)
+        sess = self._session(model)
         names = [i.name for i in sess.get_inputs()]
         missing = [n for n in names if n not in case.input_sets[0]]
         if missing:
@@ -95,16 +115,23 @@ class OnnxRuntimeBackend:
             )
         so = sess.get_session_options()
         threads = {"intra_op": so.intra_op_num_threads, "inter_op": so.inter_op_num_threads}
-        details = {"providers": sess.get_providers()}
+        details = {"providers": sess.get_providers(), **model_details(model, case)}
+        tolerance = provider_tolerance(sess.get_providers())
+        if tolerance is not None:
+            details["tolerance_floor"] = tolerance
         if _DEVICE_OF.get(self.providers[0]) is None:
             feeds = tuple({n: x[n] for n in names} for x in case.input_sets)
             run = rotating(feeds, lambda f: sess.run(None, f))
-            return Prepared(run=run, to_host=lambda out: out, threads=threads, details=details)
-        return self._prepare_bound(sess, names, case, threads, details)
+            return Prepared(
+                run=run, to_host=lambda out: out, threads=threads, details=details,
+                tolerance=tolerance,
+            )  # fmt: skip
+        return self._prepare_bound(sess, names, case, threads, details, tolerance)
 
     def _prepare_bound(
-        self, sess: Any, names: list[str], case: Case, threads: Any, details: Any
-    ) -> Prepared:
+        self, sess: Any, names: list[str], case: Case, threads: Any, details: Any,
+        tolerance: float | None,
+    ) -> Prepared:  # fmt: skip
         """Device providers: inputs uploaded once and bound, so the timed call moves no data."""
         import onnxruntime as ort
 
@@ -126,6 +153,7 @@ class OnnxRuntimeBackend:
             synchronous=False,
             threads=threads,
             details=details,
+            tolerance=tolerance,
         )
 
     def sync(self) -> None:

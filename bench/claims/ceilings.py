@@ -6,11 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bench.core import workloads
 from bench.core.records import CALIBRATION_KIND, CaseResult, RunRecord
 
 CeilingKind = Literal["matrix", "memory"]
-MATRIX_WORKLOADS = ("gemm",)
-MEMORY_WORKLOADS = ("copy", "triad")
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class Ceiling:
 
 
 def is_calibration(record: RunRecord) -> bool:
-    return record.config.get("kind") == CALIBRATION_KIND
+    return record.config.kind == CALIBRATION_KIND
 
 
 def device_label(record: RunRecord, backend: str) -> str:
@@ -50,35 +49,35 @@ def _dtype(case: CaseResult) -> str:
     return str(case.params.get("dtype", ""))
 
 
+def ceiling_kind(workload: str) -> CeilingKind | None:
+    """The ceiling a workload's rate measures, as its spec says; None for any other workload."""
+    if workload not in workloads.KERNELS:  # chat, or a workload this version does not know
+        return None
+    spec = workloads.get(workload)
+    if not spec.measures_peak or spec.bound is None:
+        return None
+    return "matrix" if spec.bound == "compute" else "memory"
+
+
 def _case_ceiling(record: RunRecord, case: CaseResult) -> Ceiling | None:
     if case.status != "ok":
         return None
-    device = device_label(record, case.backend)
-    if case.workload in MATRIX_WORKLOADS and case.gflops_per_s:
-        rate = case.gflops_per_s * 1e9
-        return Ceiling(
-            case.backend,
-            device,
-            "matrix",
-            _dtype(case),
-            rate,
-            case.workload,
-            record.run_id,
-            case.case_id,
-        )
-    if case.workload in MEMORY_WORKLOADS and case.gb_per_s:
-        rate = case.gb_per_s * 1e9
-        return Ceiling(
-            case.backend,
-            device,
-            "memory",
-            _dtype(case),
-            rate,
-            case.workload,
-            record.run_id,
-            case.case_id,
-        )
-    return None
+    kind = ceiling_kind(case.workload)
+    if kind is None:
+        return None
+    giga_per_s = case.gflops_per_s if kind == "matrix" else case.gb_per_s
+    if not giga_per_s:
+        return None
+    return Ceiling(
+        case.backend,
+        device_label(record, case.backend),
+        kind,
+        _dtype(case),
+        giga_per_s * 1e9,
+        case.workload,
+        record.run_id,
+        case.case_id,
+    )
 
 
 def ceilings_from_record(record: RunRecord) -> list[Ceiling]:

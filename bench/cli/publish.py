@@ -61,19 +61,26 @@ def report_cmd(
     fingerprints and commands; or, with --history, one case's trend across runs."""
     from bench.app import publish, trend, verdicts
     from bench.core.errors import ConfigError
+    from bench.report import document as doc
 
     if html is None and markdown is None:
         raise ConfigError("report: say where to write it: --html FILE and/or --markdown FILE")
     if pattern is not None:
-        report = trend.build_history(pattern, results_dir)
+        report = doc.history_document(pattern, results_dir, trend.history(pattern, results_dir))
     elif results:
-        claims = (
-            verdicts.claims_tables(results, results_dir, _claims_defaults()) if with_claims else []
+        p = publish.gather(results, results_dir, baseline)
+        judged = (
+            verdicts.claims_verdicts(results, results_dir, _claims_defaults())
+            if with_claims
+            else None
         )
-        report = publish.build_report(results, results_dir, baseline, claims=claims)
+        claims = doc.claims_tables(judged) if judged is not None else []
+        report = doc.document(
+            p.runs, p.baseline, p.verdicts, p.notes, p.ceilings, p.fractions, claims
+        )
     else:
         raise ConfigError("report: give RESULTS (files, folders or `latest`) or --history PATTERN")
-    for path in publish.write(report, html, markdown):
+    for path in doc.write(report, html, markdown):
         base.err().print(f"wrote {escape(str(path))}", highlight=False)
 
 

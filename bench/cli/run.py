@@ -160,17 +160,16 @@ def run_cmd(
 ) -> None:  # fmt: skip
     """Run CONFIG suites (default: the shipped default suite) on every available local backend."""
     from bench.app.flags import parse_pairs
-    from bench.app.runs import RunRequest
+    from bench.app.runs import RunRequest, TimingFlags
 
-    timing = {"min_time": "min_time_s", "min_samples": "min_samples", "max_time": "max_time_s"}
-    overrides = {field: flags[flag] for flag, field in timing.items() if flags[flag] is not None}
-    if flags["target_ci"] is not None:
-        overrides["target_ci"] = flags["target_ci"]
+    timing = TimingFlags(
+        flags["min_time"], flags["min_samples"], flags["max_time"], flags["target_ci"]
+    )
     req = RunRequest(
         configs=configs, workload=flags["workload"], backends=backends,
         params=parse_pairs(params, "-p"), backend_opts=parse_pairs(bopts, "--backend-opt"),
         scenario=flags["scenario"], quick=flags["quick"], input_sets=flags["input_sets"],
-        policy_overrides=overrides, patterns=patterns,
+        timing=timing, patterns=patterns,
     )  # fmt: skip
     _measure(req, out_dir)
 

@@ -1,8 +1,7 @@
-"""Suite configs: TOML parsed once into frozen, validated dataclasses, expanded into cases."""
+"""Config files: the one TOML reader; suites parsed once into frozen, validated dataclasses."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -13,12 +12,13 @@ from typing import Any
 
 from bench.core import workloads
 from bench.core.errors import ConfigError
+from bench.core.params import check_keys, replace_typed
 from bench.core.policy import QUICK, Policy
 
 SCENARIOS = ("latency", "throughput")
 _RUN_KEYS = {"scenario", "seed", "backends", "input_sets", "name"}
 _CASE_KEYS = {"workload", "params", "quick", "backends", "scenario", "input_sets"}
-_TOP_KEYS = {"run", "policy", "quick_policy", "backend_options", "case"}
+TOP_KEYS = {"run", "policy", "quick_policy", "backend_options", "case"}
 
 
 @dataclass(frozen=True)
@@ -62,19 +62,25 @@ class Planned:
         return f"{self.spec.name}[{shown}]@{self.backend}/{self.scenario}"
 
 
-def _unknown(keys: Any, known: set[str], where: str) -> None:
-    extra = sorted(set(keys) - known)
-    if extra:
-        raise ConfigError(f"{where}: unknown key '{extra[0]}' (known: {', '.join(sorted(known))})")
-
-
-def _policy(table: Mapping[str, Any], base: Policy, where: str) -> Policy:
-    names = {f.name for f in dataclasses.fields(Policy)}
-    _unknown(table, names, where)
+def read_text(path: str | Path, what: str = "config") -> str:
+    """A config file's text; a missing or unreadable file is a ConfigError naming it."""
     try:
-        return dataclasses.replace(base, **{k: type(getattr(base, k))(v) for k, v in table.items()})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror})") from None
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """Decoded TOML; a syntax error names `source` and tomllib's line and column."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: malformed TOML: {exc}") from None
+
+
+def read_toml(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """The one TOML reader: every config file, of every command, is decoded here."""
+    return parse_toml(read_text(path, what), str(path))
 
 
 def _names(value: Any, where: str) -> tuple[str, ...]:
@@ -99,14 +105,12 @@ def _case(i: int, table: Any, where: str, base: Path | None = None) -> CaseSpec:
         raise ConfigError(
             f"{here}: every [[case]] needs a 'workload' (known: {', '.join(workloads.KERNELS)})"
         )
-    _unknown(table, _CASE_KEYS, here)
-    if table["workload"] not in workloads.KERNELS:
-        known = ", ".join(workloads.KERNELS)
-        raise ConfigError(f"{here}: unknown workload '{table['workload']}' (known: {known})")
+    check_keys(table, _CASE_KEYS, here)
+    check_keys([table["workload"]], list(workloads.KERNELS), here, "workload")
     backends = table.get("backends")
     scenario = table.get("scenario")
-    if scenario is not None and scenario not in SCENARIOS:
-        raise ConfigError(f"{here}: unknown scenario '{scenario}' (known: {', '.join(SCENARIOS)})")
+    if scenario is not None:
+        check_keys([scenario], SCENARIOS, here, "scenario")
     params, quick = dict(table.get("params", {})), dict(table.get("quick", {}))
     if base is not None:
         spec = workloads.get(str(table["workload"]))
@@ -122,14 +126,11 @@ def _case(i: int, table: Any, where: str, base: Path | None = None) -> CaseSpec:
 
 def parse(data: Mapping[str, Any], source: str, base: Path | None = None) -> Suite:
     """A Suite from already-decoded TOML; every problem names the file and the key."""
-    _unknown(data, _TOP_KEYS, source)
+    check_keys(data, TOP_KEYS, source)
     run = data.get("run", {})
-    _unknown(run, _RUN_KEYS, f"{source}: [run]")
+    check_keys(run, _RUN_KEYS, f"{source}: [run]")
     scenario = run.get("scenario", "latency")
-    if scenario not in SCENARIOS:
-        raise ConfigError(
-            f"{source}: [run] unknown scenario '{scenario}' (known: {', '.join(SCENARIOS)})"
-        )
+    check_keys([scenario], SCENARIOS, f"{source}: [run]", "scenario", sep=" ")
     cases = tuple(_case(i, t, source, base) for i, t in enumerate(data.get("case", [])))
     if not cases:
         raise ConfigError(f"{source}: no [[case]] tables: nothing to run")
@@ -144,8 +145,10 @@ def parse(data: Mapping[str, Any], source: str, base: Path | None = None) -> Sui
         if run.get("backends")
         else None,
         backend_options=MappingProxyType(dict(data.get("backend_options", {}))),
-        policy=_policy(data.get("policy", {}), Policy(), f"{source}: [policy]"),
-        quick_policy=_policy(data.get("quick_policy", {}), QUICK, f"{source}: [quick_policy]"),
+        policy=replace_typed(Policy(), data.get("policy", {}), f"{source}: [policy]"),
+        quick_policy=replace_typed(
+            QUICK, data.get("quick_policy", {}), f"{source}: [quick_policy]"
+        ),
     )
     for case in suite.cases:  # resolve now: a typo fails before anything runs
         spec = workloads.get(case.workload)
@@ -158,16 +161,29 @@ def parse(data: Mapping[str, Any], source: str, base: Path | None = None) -> Sui
 
 
 def load(path: str | Path) -> Suite:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
-    return parse(data, str(path), base=path.parent)
+    """A suite file; paths inside it (an ONNX model, an .npz) are relative to its folder."""
+    return load_tables(path)[0]
+
+
+def load_tables(
+    path: str | Path, extra: Sequence[str] = ()
+) -> tuple[Suite, dict[str, dict[str, Any]]]:
+    """A suite file plus the `extra` tables other layers add to it (a gate's [gate], [ab]),
+    each a table ({} when absent); the suite parser never sees them."""
+    data = read_toml(path)
+    tables = pop_tables(data, extra, str(path))
+    return parse(data, str(path), base=Path(path).parent), tables
+
+
+def pop_tables(
+    data: dict[str, Any], names: Sequence[str], source: str
+) -> dict[str, dict[str, Any]]:
+    """Remove and return the named top-level tables ({} when absent) from decoded TOML."""
+    out = {name: data.pop(name, {}) for name in names}
+    for name, table in out.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+    return out
 
 
 def _sweep(params: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -31,3 +31,7 @@ class CorrectnessError(BenchError):
 
 class SchemaVersionError(BenchError):
     """A results file was written with another schema version."""
+
+
+class RecordFormatError(BenchError):
+    """A results file holds a key or a value that its schema version does not define."""

@@ -13,6 +13,8 @@ from typing import Any
 import psutil
 import threadpoolctl
 
+from bench.core import gpuinfo
+
 LIBRARIES = (
     "numpy",
     "scipy",
@@ -96,7 +98,7 @@ def collect() -> dict[str, Any]:
     """Everything a reader needs to judge whether two runs are comparable."""
     import onnxruntime
 
-    return {
+    found = {
         "cpu": cpu(),
         "memory_bytes": psutil.virtual_memory().total,
         "os": f"{platform.system()} {platform.release()}",
@@ -109,3 +111,7 @@ def collect() -> dict[str, Any]:
         "git_commit": git_commit(),
         "hostname": platform.node(),
     }
+    gpus = gpuinfo.fingerprint_section()  # None without pynvml or a GPU: nothing is added
+    if gpus is not None:
+        found["nvml"] = gpus
+    return found

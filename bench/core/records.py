@@ -5,15 +5,106 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args, get_origin
 
-from bench.core.errors import SchemaVersionError
+from bench.core.decode import decode
+from bench.core.errors import ConfigError, SchemaVersionError
+from bench.core.jsonable import jsonable
+from bench.core.policy import Policy, StopReason
 from bench.core.stats import Summary, summarize
 
-CALIBRATION_KIND = "calibration"  # config["kind"] of a calibrate run
+if TYPE_CHECKING:
+    from bench.core.config import Planned
+
 SCHEMA_VERSION = 1
 Status = Literal["ok", "failed", "unsupported"]
-Scenario = Literal["latency", "throughput"]
+Scenario = Literal["latency", "throughput"]  # a local case (MLPerf's single-stream, offline)
+LoadMode = Literal["concurrency", "rate"]  # a remote chat case: closed loop or open-loop arrivals
+CaseScenario = Scenario | LoadMode
+RunKind = Literal["run", "chat", "calibrate"]
+RunState = Literal["running", "complete", "interrupted"]
+CALIBRATION_KIND: RunKind = "calibrate"  # config.kind of a calibrate run
+# Why a streamed request failed: the summary counts requests per kind.
+FailureKind = Literal[
+    "http_429",
+    "http_4xx",
+    "http_5xx",
+    "connect",
+    "timeout_connect",
+    "timeout_first_byte",
+    "timeout_idle",
+    "timeout_total",
+    "stream_cut",
+    "protocol",
+    "malformed_chunk",
+    "stream_error",
+    "canary",
+    "cancelled",
+]
+StreamStop = Literal["", "requests", "duration", "429 (on_429=stop)"]  # what ended a chat case
+CaseStop = StopReason | StreamStop  # "" (in StreamStop): before any sample, or a failed case
+
+
+def _members(tp: Any) -> tuple[str, ...]:
+    """The strings a Literal, or a union of Literals, admits."""
+    args = get_args(tp)
+    return (
+        tuple(a for arg in args for a in _members(arg)) if get_origin(tp) is not Literal else args
+    )
+
+
+_SCENARIOS, _STOPS = _members(CaseScenario), _members(CaseStop)
+
+
+def as_scenario(value: str) -> CaseScenario:
+    """A scenario name checked against the closed set (planned cases carry it as a str)."""
+    if value not in _SCENARIOS:
+        raise ConfigError(f"unknown scenario '{value}' (known: {', '.join(_SCENARIOS)})")
+    return cast(CaseScenario, value)  # a member, checked on the line above
+
+
+def as_stop(value: str) -> CaseStop:
+    """A stop reason checked against the closed set (imported files carry it as a str)."""
+    if value not in _STOPS:
+        raise ConfigError(f"unknown stop reason '{value}' (known: {', '.join(map(repr, _STOPS))})")
+    return cast(CaseStop, value)  # a member, checked on the line above
+
+
+@dataclass(frozen=True)
+class CaseConfig:
+    """One planned case as the run resolved it; `load` holds a chat case's load settings."""
+
+    workload: str
+    params: Mapping[str, Any]
+    backend: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    scenario: CaseScenario = "latency"
+    load: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run was asked to do: how it was started, its seed and policy, every case."""
+
+    kind: RunKind
+    command: str = ""
+    source: str = ""
+    seed: int = 0
+    quick: bool = False
+    input_sets: int = 1
+    policy: Policy | None = None  # None: a chat run, paced by each case's load instead
+    cases: tuple[CaseConfig, ...] = ()
+
+
+def case_config(p: Planned) -> CaseConfig:
+    """A planned local case as its run config records it."""
+    return CaseConfig(
+        workload=p.spec.name,
+        params=dict(p.params),
+        backend=p.backend,
+        options=dict(p.options),
+        scenario=as_scenario(p.scenario),
+    )
 
 
 @dataclass(frozen=True)
@@ -25,7 +116,7 @@ class CaseResult:
     params: Mapping[str, Any]
     backend: str
     options: Mapping[str, Any]
-    scenario: str
+    scenario: CaseScenario
     status: Status
     reason: str = ""
     batch: int = 1
@@ -34,7 +125,7 @@ class CaseResult:
     loops: int = 0
     sample_ns: tuple[int, ...] = ()
     warmup_calls: int = 0
-    stopped_by: str = ""
+    stopped_by: CaseStop = ""
     stats: Summary | None = None
     flops: int | None = None
     bytes_moved: int | None = None
@@ -65,12 +156,12 @@ class RunRecord:
 
     run_id: str
     created_at: str
-    config: Mapping[str, Any]
+    config: RunConfig
     fingerprint: Mapping[str, Any]
     backends: Mapping[str, Any] = field(default_factory=dict)
     cases: tuple[CaseResult, ...] = ()
     finished_at: str = ""
-    state: Literal["running", "complete", "interrupted"] = "running"
+    state: RunState = "running"
     schema_version: int = SCHEMA_VERSION
 
     def with_case(self, case: CaseResult) -> RunRecord:
@@ -80,65 +171,24 @@ class RunRecord:
         return dataclasses.replace(self, finished_at=at, state=state)
 
 
-def to_dict(record: RunRecord) -> dict[str, Any]:
-    return _plain(dataclasses.asdict(record))
+def new_run(
+    config: RunConfig,
+    fingerprint: Mapping[str, Any],
+    backends: Mapping[str, Mapping[str, Any]],
+    stamp: str,
+    run_id: str,
+) -> RunRecord:
+    """The one recipe for a record before any case: local, chat and calibrate runs alike.
 
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: mappings to dicts, tuples to lists, non-finite floats to strings."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and value != value:
-        return "nan"
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    return value
-
-
-def _float(value: Any) -> Any:
-    return float(value) if isinstance(value, str) and value in ("nan", "inf", "-inf") else value
-
-
-_FLOAT_FIELDS = (
-    "rel_error",
-    "tolerance",
-    "throughput_per_s",
-    "gflops_per_s",
-    "gb_per_s",
-    "intensity_flop_per_byte",
-)
-
-
-def case_from_dict(d: Mapping[str, Any]) -> CaseResult:
-    known = {f.name for f in dataclasses.fields(CaseResult)}
-    data = {k: v for k, v in d.items() if k in known}
-    data["sample_ns"] = tuple(data.get("sample_ns", ()))
-    data["warnings"] = tuple(data.get("warnings", ()))
-    for name in _FLOAT_FIELDS:  # "nan"/"inf" strings back to floats, wherever they were written
-        if name in data:
-            data[name] = _float(data[name])
-    if data.get("stats") is not None:
-        data["stats"] = Summary(**{k: _float(v) for k, v in data["stats"].items()})
-    data["requests"] = tuple(request_from_dict(r) for r in data.get("requests", ()))
-    if data.get("stream") is not None:
-        data["stream"] = stream_from_dict(data["stream"])
-    return CaseResult(**data)
-
-
-def from_dict(d: Mapping[str, Any], source: str = "results file") -> RunRecord:
-    version = d.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"{source} has schema version {version!r}; this accelbench reads version "
-            f"{SCHEMA_VERSION}. Re-run the benchmark, or read it with the accelbench release "
-            "that wrote it (see docs/results-schema.md for the changes between versions)."
-        )
-    known = {f.name for f in dataclasses.fields(RunRecord)}
-    data = {k: v for k, v in d.items() if k in known}
-    data["cases"] = tuple(case_from_dict(c) for c in d.get("cases", ()))
-    return RunRecord(**data)
+    `stamp` and `run_id` come from bench.runner.clock (the only code that reads a clock).
+    """
+    return RunRecord(
+        run_id=run_id,
+        created_at=stamp,
+        config=config,
+        fingerprint=dict(fingerprint),
+        backends={name: dict(info) for name, info in backends.items()},
+    )
 
 
 # --- remote streaming records (chat workload) ---
@@ -156,7 +206,7 @@ class RequestRecord:
     warmup: bool
     status: Literal["ok", "failed"]
     reason: str = ""
-    failure: str = ""
+    failure: FailureKind | Literal[""] = ""
     http_status: int = 0
     scheduled_ns: int = 0
     sent_ns: int | None = None
@@ -186,14 +236,14 @@ class RequestRecord:
 class StreamSummary:
     """A remote case's aggregate: load, counts, latency statistics, goodput, client health."""
 
-    mode: str
+    mode: LoadMode
     concurrency: int
     rate_target_per_s: float
-    arrival: str
+    arrival: Literal["constant", "poisson", ""]  # "": closed loop, no arrival process
     requests_ok: int
     requests_failed: int
     requests_warmup: int
-    stopped_by: str
+    stopped_by: StreamStop
     failures: Mapping[str, int] = field(default_factory=dict)
     failure_examples: Mapping[str, str] = field(default_factory=dict)
     clock_origin_ns: int = 0
@@ -228,19 +278,57 @@ class StreamSummary:
     read_delay_p99_s: float | None = None
 
 
-def request_from_dict(d: Mapping[str, Any]) -> RequestRecord:
-    known = {f.name for f in dataclasses.fields(RequestRecord)}
-    data = {k: v for k, v in d.items() if k in known}
-    for name in ("event_ns", "content_ns", "itl_s"):
-        data[name] = tuple(data.get(name, ()))
-    return RequestRecord(**data)
+# --- JSON, both ways ---
 
 
-def stream_from_dict(d: Mapping[str, Any]) -> StreamSummary:
-    known = {f.name for f in dataclasses.fields(StreamSummary)}
-    data = {k: _float(v) for k, v in d.items() if k in known}
-    for name in ("ttft", "e2e", "itl", "tpot", "network_client"):
-        if data.get(name) is not None:
-            data[name] = Summary(**{k: _float(v) for k, v in data[name].items()})
-    data["notes"] = tuple(data.get("notes", ()))
-    return StreamSummary(**data)
+def to_dict(record: RunRecord) -> dict[str, Any]:
+    plain: dict[str, Any] = jsonable(record)
+    return plain
+
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    plain: dict[str, Any] = jsonable(config)
+    return plain
+
+
+def from_dict(d: Mapping[str, Any], source: str = "results file") -> RunRecord:
+    """A stored record; an unknown key or an out-of-set value is an error naming the field."""
+    version = d.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{source} has schema version {version!r}; this accelbench reads version "
+            f"{SCHEMA_VERSION}. Re-run the benchmark, or read it with the accelbench release "
+            "that wrote it (see docs/results-schema.md for the changes between versions)."
+        )
+    data = dict(d)
+    if isinstance(data.get("config"), Mapping):
+        data["config"] = _upgrade_config(data["config"])
+    return decode(RunRecord, data, source)
+
+
+def config_from_dict(d: Mapping[str, Any], source: str = "results file") -> RunConfig:
+    return decode(RunConfig, _upgrade_config(d), source, "config")
+
+
+def _upgrade_config(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A config as schema-1 writers before RunConfig stored it: no kind, cases without scenario."""
+    out = dict(d)
+    cases = out.get("cases", [])
+    cases = cases if isinstance(cases, list) else []  # not a list: decode() says so
+    if out.get("kind") == "calibration":
+        out["kind"] = CALIBRATION_KIND
+    elif "kind" not in out:
+        chat = any(isinstance(c, Mapping) and "load" in c for c in cases)
+        out["kind"] = "chat" if chat else "run"
+    if cases:
+        out["cases"] = [_upgrade_case(c, out["kind"]) for c in cases]
+    return out
+
+
+def _upgrade_case(case: Any, kind: str) -> Any:
+    if not isinstance(case, Mapping) or "scenario" in case:
+        return case
+    load = case.get("load")
+    if isinstance(load, Mapping) and "mode" in load:
+        return {**case, "scenario": load["mode"]}
+    return {**case, "scenario": "throughput" if kind == CALIBRATION_KIND else "latency"}

@@ -67,3 +67,15 @@ def entry(record: RunRecord, path: Path) -> RunEntry:
         record.run_id, record.created_at, kind(record), command(record),
         ok, failed, len(statuses) - ok - failed, short_commit(record), record.state, path,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One run's median of a case, and what the gate said against the run before it."""
+
+    run_id: str
+    commit: str
+    median_s: float
+    ci_low_s: float | None
+    ci_high_s: float | None
+    change: str = ""  # "", "REGRESSION" or "IMPROVED"

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as sps
 
 CONFIDENCE = 0.95
+Values = Sequence[float] | npt.NDArray[np.float64]  # every function here takes either
 # Below these counts a percentile is mostly the extreme sample: say so.
 MIN_SAMPLES_FOR = {"p90": 10, "p99": 100}
 
@@ -31,7 +33,7 @@ class Summary:
 
 
 def median_ci_bootstrap(
-    values: Sequence[float], confidence: float = CONFIDENCE, seed: int = 0, resamples: int = 2000
+    values: Values, confidence: float = CONFIDENCE, seed: int = 0, resamples: int = 2000
 ) -> tuple[float, float]:
     """Percentile-bootstrap interval of the median (seeded, so a stored run recomputes exactly)."""
     x = np.asarray(values, dtype=np.float64)
@@ -50,7 +52,7 @@ def median_ci_bootstrap(
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def median_ci_order(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+def median_ci_order(values: Values, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Distribution-free order-statistic interval of the median: cheap, for stopping rules."""
     x = np.asarray(values, dtype=np.float64)
     if x.size < 6:
@@ -61,7 +63,7 @@ def median_ci_order(values: Sequence[float], confidence: float = CONFIDENCE) -> 
     return low, high
 
 
-def summarize(values: Sequence[float], confidence: float = CONFIDENCE, seed: int = 0) -> Summary:
+def summarize(values: Values, confidence: float = CONFIDENCE, seed: int = 0) -> Summary:
     """Every statistic the records keep, from raw per-call values."""
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
@@ -110,14 +112,14 @@ def warnings_for(s: Summary, noisy_iqr: float = 0.10) -> list[str]:
 _NULL_CACHE: dict[int, np.ndarray] = {}
 
 
-def walsh_averages(values: Sequence[float]) -> np.ndarray:
+def walsh_averages(values: Values) -> np.ndarray:
     """Sorted pairwise means (x_i + x_j) / 2 over i <= j: the basis of HL and its interval."""
     x = np.asarray(values, dtype=np.float64)
     i, j = np.triu_indices(x.size)
     return np.sort((x[i] + x[j]) / 2)
 
 
-def hodges_lehmann(values: Sequence[float]) -> float:
+def hodges_lehmann(values: Values) -> float:
     """One-sample Hodges–Lehmann estimate of the centre: the median of the Walsh averages."""
     if len(values) == 0:
         raise ValueError("no values for a Hodges–Lehmann estimate")
@@ -147,7 +149,7 @@ def _critical_count(n: int, tail: float) -> int:
     return int(np.searchsorted(cdf, tail * (1 + 1e-9), side="right"))
 
 
-def signed_rank_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+def signed_rank_ci(values: Values, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Exact distribution-free interval of the centre from Walsh order statistics.
 
     Unbounded (-inf, inf) when n is too small for the confidence (n < 6 at 95%).
@@ -159,7 +161,7 @@ def signed_rank_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> t
     return float(walsh[k - 1]), float(walsh[walsh.size - k])
 
 
-def signed_rank_pvalue(values: Sequence[float], shift: float = 0.0, greater: bool = True) -> float:
+def signed_rank_pvalue(values: Values, shift: float = 0.0, greater: bool = True) -> float:
     """Exact one-sided signed-rank p-value for centre > shift (or < shift when not greater).
 
     W+ equals the count of Walsh averages beyond the shift (Tukey), so the p-value agrees
@@ -180,7 +182,7 @@ def _hl_along(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def hl_bootstrap(
-    values: Sequence[float], confidence: float = CONFIDENCE, seed: int = 0, resamples: int = 2000
+    values: Values, confidence: float = CONFIDENCE, seed: int = 0, resamples: int = 2000
 ) -> tuple[float, float, np.ndarray]:
     """Percentile-bootstrap interval of the HL estimate, plus its replicates (for p-values)."""
     x = np.asarray(values, dtype=np.float64)
@@ -212,8 +214,8 @@ def _log_median_ratio(base: np.ndarray, new: np.ndarray, axis: int = -1) -> np.n
 
 
 def log_ratio_of_medians(
-    base: Sequence[float],
-    new: Sequence[float],
+    base: Values,
+    new: Values,
     confidence: float = CONFIDENCE,
     seed: int = 0,
     resamples: int = 2000,

@@ -6,59 +6,23 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from bench.core import params as paramsmod
 from bench.core.errors import ConfigError
+from bench.core.params import Param, check_keys
 
 Params = Mapping[str, Any]
 Arrays = dict[str, np.ndarray]
+Bound = Literal["compute", "memory"]
 
 DTYPES = ("float16", "float32", "float64")
 # Relative-error tolerance per dtype (||out - ref|| / ||ref||); a kernel may override.
 DEFAULT_TOLERANCE: Mapping[str, float] = MappingProxyType(
     {"float16": 2e-2, "float32": 1e-4, "float64": 1e-10}
 )
-
-
-@dataclass(frozen=True)
-class Param:
-    """One named parameter of a workload (or option of a backend)."""
-
-    name: str
-    default: Any
-    kind: type = int
-    unit: str = ""
-    doc: str = ""
-    choices: tuple[Any, ...] | None = None
-    minimum: float | None = None
-
-    def coerce(self, value: Any, owner: str) -> Any:
-        """Turn a config or command-line value into this parameter's type, or raise ConfigError."""
-        try:
-            if self.kind is bool and isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                out: Any = value.lower() in ("true", "1", "yes")
-            elif self.kind is int and (
-                isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())
-            ):
-                raise ValueError(value)
-            else:
-                out = self.kind(value)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"{owner}: parameter '{self.name}' must be {self.kind.__name__}, got {value!r}"
-            ) from None
-        if self.choices is not None and out not in self.choices:
-            known = ", ".join(map(str, self.choices))
-            raise ConfigError(f"{owner}: parameter '{self.name}' = {out!r} (choose from: {known})")
-        if self.minimum is not None and out < self.minimum:
-            raise ConfigError(
-                f"{owner}: parameter '{self.name}' = {out!r} is below its minimum {self.minimum}"
-            )
-        return out
 
 
 @dataclass(frozen=True)
@@ -75,44 +39,50 @@ class WorkloadSpec:
     compute: Callable[[ModuleType, Mapping[str, Any], Params], Any] | None = None
     build_onnx: Callable[[Params], Any] | None = None
     check: Callable[[Params], None] | None = None
+    batch_of: Callable[[Params], int] | None = None  # when the batch comes from data, not a param
     tolerance: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TOLERANCE)
-    batch_param: str | None = None
+    batch_param: str | None = None  # samples per call: throughput counts samples, not calls
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    work_param: str | None = None  # the parameter the work grows linearly with
+    bound: Bound | None = None  # what limits it at its default size: FLOP/s or bytes/s
+    measures_peak: bool = False  # a pure kernel whose rate is the machine's ceiling for its bound
 
     def accepts(self, key: str) -> bool:
         return any(p.name == key for p in self.params) or (key == "preset" and bool(self.presets))
 
     def param(self, name: str, owner: str = "") -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        known = ", ".join(p.name for p in self.params)
         owner = owner or f"workload '{self.name}'"
-        raise ConfigError(f"{owner} has unknown parameter '{name}' (known: {known})")
+        check_keys([name], [p.name for p in self.params], owner, "parameter", sep=" has ")
+        return next(p for p in self.params if p.name == name)
 
     def resolve(self, overrides: Mapping[str, Any] | None = None, owner: str = "") -> Params:
         """Defaults, then a `preset`, then overrides; typed, validated and frozen."""
         owner = owner or f"workload '{self.name}'"
-        values = {p.name: p.default for p in self.params}
         overrides = dict(overrides or {})
         preset = overrides.pop("preset", None)
+        chosen: Mapping[str, Any] = {}
         if preset is not None:
-            if preset not in self.presets:
-                known = ", ".join(self.presets) or "none"
-                raise ConfigError(f"{owner}: unknown preset '{preset}' (known: {known})")
-            values.update(self.presets[preset])
-        for key, value in overrides.items():
-            values[key] = self.param(key, owner).coerce(value, owner)
-        resolved = {p.name: p.coerce(values[p.name], owner) for p in self.params}
+            check_keys([preset], list(self.presets), owner, "preset")
+            chosen = self.presets[preset]
+        # Overrides are checked against the declared names first, so a typo is named as such.
+        check_keys(overrides, [p.name for p in self.params], owner, "parameter", sep=" has ")
+        defaults = {p.name: p.default for p in self.params}
+        resolved = paramsmod.resolve(self.params, {**defaults, **chosen, **overrides}, owner)
         if self.check is not None:
             try:
                 self.check(resolved)
             except ValueError as exc:
                 raise ConfigError(f"{owner}: {exc}") from None
-        return MappingProxyType(resolved)
+        return resolved
 
     def tolerance_for(self, dtype: str) -> float:
         return self.tolerance.get(dtype, DEFAULT_TOLERANCE.get(dtype, 1e-4))
+
+    def samples_per_call(self, params: Params) -> int:
+        """What throughput counts per call: the workload's own batch, else its batch parameter."""
+        if self.batch_of is not None:
+            return self.batch_of(params)
+        return int(params.get(self.batch_param, 1)) if self.batch_param else 1
 
 
 # name -> module path; importing a kernel happens only when it is used.
@@ -134,8 +104,7 @@ KERNELS: Mapping[str, str] = MappingProxyType(
 
 def get(name: str) -> WorkloadSpec:
     """The spec of workload `name`; an unknown name lists the known ones."""
-    if name not in KERNELS:
-        raise ConfigError(f"unknown workload '{name}' (known: {', '.join(KERNELS)})")
+    check_keys([name], list(KERNELS), "", "workload")
     module = importlib.import_module(KERNELS[name])
     spec: WorkloadSpec = module.SPEC
     return spec
@@ -155,7 +124,8 @@ def as_outputs(value: Any) -> tuple[np.ndarray, ...]:
 
 
 def relative_error(outputs: Any, reference: Any) -> float:
-    """max over outputs of ||out - ref|| / ||ref|| in float64; NaN or shape mismatch -> inf."""
+    """max over outputs of ||out - ref|| / ||ref|| in float64 over finite positions; a NaN or
+    inf where the reference has none (or the other way round), or a shape mismatch -> inf."""
     outs, refs = as_outputs(outputs), as_outputs(reference)
     if len(outs) != len(refs):
         return float("inf")
@@ -164,8 +134,12 @@ def relative_error(outputs: Any, reference: Any) -> float:
         if out.shape != ref.shape:
             return float("inf")
         o, r = out.astype(np.float64), ref.astype(np.float64)
-        if not np.all(np.isfinite(o)):
-            return float("inf")
+        # NaN and +-inf pass only where the reference has the same one; the rest is compared.
+        for test in (np.isnan, np.isposinf, np.isneginf):
+            if not np.array_equal(test(o), test(r)):
+                return float("inf")
+        finite = np.isfinite(r)
+        o, r = o[finite], r[finite]
         denom = float(np.linalg.norm(r)) or 1.0
         worst = max(worst, float(np.linalg.norm(o - r)) / denom)
     return worst

@@ -13,6 +13,7 @@ import numpy as np
 
 from bench.core import stats
 from bench.core.errors import ConfigError
+from bench.core.params import check_keys, replace_typed
 from bench.core.records import CaseResult, RunRecord
 
 Method = Literal["exact", "bootstrap"]
@@ -90,8 +91,7 @@ def check_policy(p: GatePolicy, where: str = "gate policy") -> GatePolicy:
             f"{where}: blocks min {p.min_blocks}, max {p.max_blocks}, step {p.block_step}: "
             "need 2 <= min_blocks <= max_blocks and block_step >= 1"
         )
-    if p.method not in METHODS:
-        raise ConfigError(f"{where}: method {p.method!r} (known: {', '.join(METHODS)})")
+    check_keys([p.method], METHODS, where, "method")
     if p.resamples < 100:
         raise ConfigError(f"{where}: resamples = {p.resamples} is too few (use 1000 or more)")
     return p
@@ -102,18 +102,9 @@ def make_policy(
 ) -> GatePolicy:
     """A checked policy from a config table or flags (None values keep the base's)."""
     base = base or GatePolicy()
-    known = {f.name for f in dataclasses.fields(GatePolicy)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})"
-        )
+    check_keys(values, {f.name for f in dataclasses.fields(GatePolicy)}, where)
     given = {k: v for k, v in values.items() if v is not None}
-    try:
-        typed = {k: type(getattr(base, k))(v) for k, v in given.items()}
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return check_policy(dataclasses.replace(base, **typed), where)
+    return check_policy(replace_typed(base, given, where), where)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -11,7 +10,15 @@ from typing import Any
 
 from bench.core import store
 from bench.core.errors import BenchError, ConfigError
-from bench.core.records import SCHEMA_VERSION, CaseResult, RunRecord
+from bench.core.jsonable import jsonable
+from bench.core.records import (
+    SCHEMA_VERSION,
+    CaseResult,
+    RunConfig,
+    RunRecord,
+    as_scenario,
+    as_stop,
+)
 from bench.core.stats import summarize
 
 # The keys pytest-benchmark writes (plugin.pytest_benchmark_generate_json) and reads back.
@@ -57,15 +64,8 @@ def _benchmark(case: CaseResult) -> dict[str, Any]:
     }
 
 
-def to_plain(value: Any) -> Any:
-    """JSON-ready copy: mappings to dicts, tuples to lists, non-finite floats to strings."""
-    if isinstance(value, Mapping):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "nan", "inf", "-inf": JSON has no literal for them
-    return value
+# The pytest plugin and this module's exports share the one conversion.
+to_plain = jsonable
 
 
 def _machine_info(record: RunRecord) -> dict[str, Any]:
@@ -127,14 +127,14 @@ def _case(bench: Mapping[str, Any], where: str) -> CaseResult:
         params=dict(bench.get("params") or {}),
         backend=str(extra.get("backend", PYTEST_BENCHMARK_BACKEND)),
         options=dict(extra.get("options", {})),
-        scenario=str(extra.get("scenario", "latency")),
+        scenario=as_scenario(str(extra.get("scenario", "latency"))),
         status="ok",
         reason="" if data else f"{where}: no raw data (save with --benchmark-save-data)",
         loops=iterations,
         sample_ns=samples,
         rel_error=extra.get("rel_error"),
         tolerance=extra.get("tolerance"),
-        stopped_by=str(extra.get("stopped_by", "")),
+        stopped_by=as_stop(str(extra.get("stopped_by", ""))),
         stats=summarize(data) if data else None,
         warnings=tuple(extra.get("warnings", ())),
     )
@@ -165,12 +165,13 @@ def import_run(data: Mapping[str, Any], source: str) -> RunRecord:
     """A RunRecord from a pytest-benchmark JSON document (raw data kept when present)."""
     machine = data.get("machine_info") or {}
     commit = data.get("commit_info") or {}
-    ours = machine.get("accelbench") if isinstance(machine.get("accelbench"), Mapping) else {}
+    mine = machine.get("accelbench")
+    ours: Mapping[str, Any] = mine if isinstance(mine, Mapping) else {}
     cases = tuple(_case(b, source) for b in data.get("benchmarks") or ())
     return RunRecord(
         run_id=str(ours.get("run_id") or Path(source).stem),
         created_at=str(data.get("datetime", "")),
-        config={"source": source, "format": "pytest-benchmark", "version": data.get("version")},
+        config=RunConfig(kind="run", source=source),
         fingerprint=_fingerprint(machine, commit),
         backends=dict(ours.get("backends", {})),
         cases=cases,

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from bench.core.workloads import Param
 from bench.remote.openai import OpenAIBackend, remote_options, timings_from
+from bench.remote.protocol import Vendor
 
 
 def cerebras_timings(obj: Mapping[str, Any]) -> dict[str, float]:
@@ -18,7 +19,7 @@ class CerebrasBackend(OpenAIBackend):
     """Cerebras: the limit is `max_completion_tokens` (reserved up front by the rate limiter)."""
 
     name: ClassVar[str] = "cerebras"
-    vendor: ClassVar[str] = "Cerebras"
+    vendor: ClassVar[Vendor] = "cerebras"
     key_hint: ClassVar[str] = "create one at https://cloud.cerebras.ai"
     # usage and time_info come on the last chunk unasked.
     options_spec: ClassVar[tuple[Param, ...]] = remote_options(

@@ -5,14 +5,16 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from bench.core import params as paramsmod
+from bench.core.config import read_toml
 from bench.core.errors import ConfigError
+from bench.core.params import check_keys
 from bench.core.workloads import Param
 
 WORKLOAD = "chat"
@@ -61,13 +63,7 @@ LOAD_PARAMS: tuple[Param, ...] = (
 
 def resolve(spec: tuple[Param, ...], given: Mapping[str, Any], owner: str) -> Mapping[str, Any]:
     """Defaults plus `given`, each coerced by its Param; unknown keys name the known ones."""
-    values = {p.name: p.default for p in spec}
-    by_name = {p.name: p for p in spec}
-    for key, value in given.items():
-        if key not in by_name:
-            raise ConfigError(f"{owner}: unknown parameter '{key}' (known: {', '.join(by_name)})")
-        values[key] = by_name[key].coerce(value, owner)
-    return MappingProxyType(values)
+    return paramsmod.resolve(spec, given, owner)
 
 
 @dataclass(frozen=True)
@@ -293,21 +289,6 @@ _RUN = {"name", "seed", "backends"}
 _CASE = {"workload", "params", "load", "backends"}
 
 
-def _unknown(keys: Any, known: set[str], where: str) -> None:
-    extra = sorted(set(keys) - known)
-    if extra:
-        raise ConfigError(f"{where}: unknown key '{extra[0]}' (known: {', '.join(sorted(known))})")
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
-
-
 def is_chat_config(path: str | Path) -> bool:
     """True when a suite file's cases are chat cases (run by the streaming runner)."""
     cases = read_toml(Path(path)).get("case", [])
@@ -330,7 +311,7 @@ def _cases(
             f"{here}: only 'chat' cases can share a suite with chat cases;"
             " put local workloads in their own file"
         )
-    _unknown(table, _CASE, here)
+    check_keys(table, _CASE, here)
     names = list(pick or table.get("backends") or suite["backends"] or [])
     if not names:
         raise ConfigError(f"{here}: no backend: set [run] backends or pass --backend")
@@ -348,9 +329,9 @@ def parse_suite(
     data: Mapping[str, Any], source: str, backends: Sequence[str] | None = None
 ) -> ChatSuite:
     """A ChatSuite from decoded TOML; `backends` (from --backend) overrides the file's."""
-    _unknown(data, _TOP, source)
+    check_keys(data, _TOP, source)
     run = data.get("run", {})
-    _unknown(run, _RUN, f"{source}: [run]")
+    check_keys(run, _RUN, f"{source}: [run]")
     suite = {
         "source": source,
         "seed": int(run.get("seed", 0)),

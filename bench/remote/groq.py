@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from bench.core.errors import ConfigError
 from bench.core.workloads import Param
 from bench.remote.openai import OpenAIBackend, remote_options, timings_from
+from bench.remote.protocol import Vendor
 
 _REFUSED = ("logprobs", "top_logprobs", "logit_bias")
 
@@ -31,7 +32,7 @@ class GroqBackend(OpenAIBackend):
     """Groq: `n` must be 1, logprobs and logit_bias are refused; usage comes in x_groq."""
 
     name: ClassVar[str] = "groq"
-    vendor: ClassVar[str] = "Groq"
+    vendor: ClassVar[Vendor] = "groq"
     key_hint: ClassVar[str] = "create one at https://console.groq.com/keys"
     # x_groq.usage always comes on the last chunk, so stream_options is not needed.
     options_spec: ClassVar[tuple[Param, ...]] = remote_options(

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from bench.core.records import RequestRecord, StreamSummary
+from bench.core.records import RequestRecord, StreamStop, StreamSummary
 from bench.core.stats import CONFIDENCE, Summary, median_ci_order, summarize
 from bench.remote.chat import Load
-from bench.remote.openai import StreamContent
+from bench.remote.protocol import StreamContent
 from bench.remote.wire import RequestFailed
 
+Floats = Sequence[float] | npt.NDArray[np.float64]
 _BOOTSTRAP_MAX = 5000  # above this many values the median's CI comes from order statistics
 
 
@@ -38,7 +40,11 @@ class ClientHealth:
     rss_mb: float | None
     lag_s: tuple[float, ...]
     send_lag_s: tuple[float, ...]
-    read_delay_s: Sequence[float] = ()  # every kernel-stamped read: now minus arrival
+    read_delay_s: Floats = ()  # every kernel-stamped read: now minus arrival
+
+
+# The token source when no usage came: stored as written, and matched whole.
+CHUNK_COUNT = "content chunks (no usage: one token per chunk assumed)"
 
 
 def _tokens(content: StreamContent) -> tuple[int | None, str]:
@@ -46,7 +52,7 @@ def _tokens(content: StreamContent) -> tuple[int | None, str]:
     if content.completion_tokens is not None:
         return content.completion_tokens, content.token_source or "usage"
     if content.content_ns:
-        return len(content.content_ns), "content chunks (no usage: one token per chunk assumed)"
+        return len(content.content_ns), CHUNK_COUNT
     return None, "none"
 
 
@@ -94,47 +100,67 @@ def request_record(
     """One request's record: raw stamps relative to `origin`, metrics when it succeeded."""
     fail = _failure(content, failure, expected)
     out, source = _tokens(content)
-    raw = {
-        "index": index,
-        "warmup": warmup,
-        "http_status": stamps.status,
-        "scheduled_ns": stamps.scheduled_ns - origin,
-        "sent_ns": _rel(stamps.sent_ns, origin),
-        "headers_ns": _rel(stamps.headers_ns, origin),
-        "last_ns": _rel(content.event_ns[-1] if content.event_ns else None, origin),
-        "event_ns": tuple(t - origin for t in content.event_ns),
-        "content_ns": tuple(t - origin for t in content.content_ns),
-        "finish_reason": content.finish_reason,
-        "response_id": content.response_id,
-        "input_tokens": content.prompt_tokens,
-        "output_tokens": out,
-        "token_source": source,
-        "server_timings_s": dict(content.timings_s),
-        "read_delay_max_s": stamps.read_delay_ns / 1e9 if stamps.kernel else None,
-    }
-    if fail is not None:
-        limits = {k: v for k, v in fail.headers.items() if k.startswith("x-ratelimit-")}
-        return RequestRecord(
-            status="failed", reason=str(fail), failure=fail.kind,
-            retry_after_s=_retry_after(fail.headers), rate_limits=limits, **raw,
-        )  # fmt: skip
-    return RequestRecord(status="ok", **raw, **_timing_metrics(stamps, content, out))
+    timing = _Timing() if fail is not None else _timing_metrics(stamps, content, out)
+    headers = fail.headers if fail is not None else {}
+    return RequestRecord(
+        index=index,
+        warmup=warmup,
+        status="ok" if fail is None else "failed",
+        reason=str(fail) if fail is not None else "",
+        failure=fail.kind if fail is not None else "",
+        http_status=stamps.status,
+        scheduled_ns=stamps.scheduled_ns - origin,
+        sent_ns=_rel(stamps.sent_ns, origin),
+        headers_ns=_rel(stamps.headers_ns, origin),
+        last_ns=_rel(content.event_ns[-1] if content.event_ns else None, origin),
+        event_ns=tuple(t - origin for t in content.event_ns),
+        content_ns=tuple(t - origin for t in content.content_ns),
+        itl_s=timing.itl_s,
+        ttft_s=timing.ttft_s,
+        e2e_s=timing.e2e_s,
+        tpot_s=timing.tpot_s,
+        output_tokens_per_s=timing.output_tokens_per_s,
+        output_tokens=out,
+        input_tokens=content.prompt_tokens,
+        token_source=source,
+        tokens_per_chunk=timing.tokens_per_chunk,
+        finish_reason=content.finish_reason,
+        server_timings_s=dict(content.timings_s),
+        network_client_s=timing.network_client_s,
+        retry_after_s=_retry_after(headers) if fail is not None else None,
+        rate_limits={k: v for k, v in headers.items() if k.startswith("x-ratelimit-")},
+        response_id=content.response_id,
+        read_delay_max_s=stamps.read_delay_ns / 1e9 if stamps.kernel else None,
+    )
 
 
-def _timing_metrics(stamps: Stamps, content: StreamContent, out: int | None) -> dict:
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    """A successful request's latency metrics; a failed one keeps none."""
+
+    ttft_s: float | None = None
+    e2e_s: float | None = None
+    itl_s: tuple[float, ...] = ()
+    tpot_s: float | None = None
+    output_tokens_per_s: float | None = None
+    tokens_per_chunk: float | None = None
+    network_client_s: float | None = None
+
+
+def _timing_metrics(stamps: Stamps, content: StreamContent, out: int | None) -> _Timing:
     c = content.content_ns
     ttft = (c[0] - stamps.scheduled_ns) / 1e9
     e2e = (content.event_ns[-1] - stamps.scheduled_ns) / 1e9
     after_first = e2e - ttft
-    return {
-        "ttft_s": ttft,
-        "e2e_s": e2e,
-        "itl_s": tuple((b - a) / 1e9 for a, b in zip(c, c[1:], strict=False)),
-        "tpot_s": after_first / (out - 1) if out and out > 1 else None,
-        "output_tokens_per_s": out / after_first if out and after_first > 0 else None,
-        "tokens_per_chunk": out / len(c) if out else None,
-        "network_client_s": _server_share(ttft, content.timings_s),
-    }
+    return _Timing(
+        ttft_s=ttft,
+        e2e_s=e2e,
+        itl_s=tuple((b - a) / 1e9 for a, b in zip(c, c[1:], strict=False)),
+        tpot_s=after_first / (out - 1) if out and out > 1 else None,
+        output_tokens_per_s=out / after_first if out and after_first > 0 else None,
+        tokens_per_chunk=out / len(c) if out else None,
+        network_client_s=_server_share(ttft, content.timings_s),
+    )
 
 
 def _summary(values: Sequence[float]) -> Summary | None:
@@ -145,7 +171,7 @@ def _summary(values: Sequence[float]) -> Summary | None:
         return summarize(values)
     x = np.asarray(values, dtype=np.float64)
     q25, q50, q75, q90, q99 = np.percentile(x, [25, 50, 75, 90, 99])
-    low, high = median_ci_order(x)
+    low, high = median_ci_order(values)
     return Summary(
         int(x.size), float(x.min()), float(q50), float(x.mean()), float(x.std(ddof=1)),
         float(q75 - q25), float(q90), float(q99), low, high, CONFIDENCE,
@@ -207,7 +233,7 @@ def throughput(ok: Sequence[RequestRecord], load: Load, start: int, end: int) ->
     }
 
 
-def _pct(values: Sequence[float], q: float) -> float | None:
+def _pct(values: Floats, q: float) -> float | None:
     return float(np.percentile(values, q)) if len(values) else None
 
 
@@ -248,7 +274,7 @@ def _notes(
     ok: Sequence[RequestRecord], failed: Sequence[RequestRecord], window_note: str
 ) -> list[str]:
     notes = [window_note] if window_note else []
-    fallback = sum(1 for r in ok if r.token_source.startswith("content chunks"))
+    fallback = sum(1 for r in ok if r.token_source == CHUNK_COUNT)
     if fallback:
         notes.append(f"{fallback} request(s) had no usage: output tokens counted as content chunks")
     if failed:
@@ -302,7 +328,11 @@ def _client(load: Load, health: ClientHealth) -> dict[str, Any]:
 
 
 def summarize_case(
-    records: Sequence[RequestRecord], load: Load, health: ClientHealth, stopped_by: str, origin: int
+    records: Sequence[RequestRecord],
+    load: Load,
+    health: ClientHealth,
+    stopped_by: StreamStop,
+    origin: int,
 ) -> StreamSummary:
     """The case's aggregate over measured (not warm-up) requests."""
     measured = [r for r in records if not r.warmup]

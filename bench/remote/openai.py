@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options
 from bench.core.errors import BackendError, UnsupportedCase
 from bench.core.workloads import Param
 from bench.remote import wire
+from bench.remote.protocol import StreamContent, StreamingBackend, Transport, Vendor
 from bench.remote.sse import Decoder, Event
 
 try:  # orjson parses a chunk ~3x faster than json; optional, the result is the same
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - depends on the environment
-    from json import loads as _loads
+    from json import loads as _loads  # type: ignore[assignment]
 
 import msgspec
 
@@ -119,22 +119,6 @@ def remote_options(
     )
 
 
-@dataclass(slots=True)
-class StreamContent:
-    """What a stream said, read from its events (no clock involved)."""
-
-    event_ns: list[int] = field(default_factory=list)
-    content_ns: list[int] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)
-    finish_reason: str = ""
-    response_id: str = ""
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    token_source: str = ""
-    timings_s: dict[str, float] = field(default_factory=dict)
-    error: wire.RequestFailed | None = None
-
-
 def _error_message(obj: Any) -> str:
     err = obj.get("error") if isinstance(obj, dict) else None
     if isinstance(err, dict):
@@ -147,11 +131,13 @@ class OpenAIBackend:
 
     name: ClassVar[str] = "openai"
     local: ClassVar[bool] = False
-    vendor: ClassVar[str] = "an OpenAI-compatible endpoint"
+    vendor: ClassVar[Vendor] = "openai"
     key_hint: ClassVar[str] = ""
     options_spec: ClassVar[tuple[Param, ...]] = remote_options("http://127.0.0.1:8000/v1", "")
 
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, options: dict[str, Any] | None = None, transport: Transport | None = None
+    ) -> None:
         self.options = resolve_options(self.name, self.options_spec, options)
         self.endpoint = wire.Endpoint.parse(self.options["base_url"])
         self.key_env: str = self.options["api_key_env"]
@@ -164,6 +150,8 @@ class OpenAIBackend:
             o["idle_timeout_s"],
             o["total_timeout_s"],
         )
+        # A transport handed in belongs to the caller, who sizes, warms and closes it.
+        self._given = transport
         self._pool: wire.Pool | None = None
 
     def __repr__(self) -> str:
@@ -187,7 +175,10 @@ class OpenAIBackend:
             "base_url": self.options["base_url"],
             "model": self.options["model"],
             "api_key_env": self.key_env,
-            "transport": "HTTP/1.1 over asyncio + httptools, no retries",
+            "transport": "HTTP/1.1 over asyncio + httptools, no retries"
+            if self._given is None
+            else type(self._given).__name__,
+            "vendor": self.vendor,
         }
         return BackendInfo(
             self.name, metadata.version("accelbench"), f"remote {self.endpoint.authority}", details
@@ -227,15 +218,27 @@ class OpenAIBackend:
     def open(self, connections: int) -> None:
         """Size the connection pool for the load (the option, when set, wins)."""
         self.close()
-        size = self.options["max_connections"] or connections
-        self._pool = wire.Pool(self.endpoint, size, self.options["kernel_stamps"])
+        if self._given is None:
+            size = self.options["max_connections"] or connections
+            self._pool = wire.Pool(self.endpoint, size, self.options["kernel_stamps"])
 
     async def connect(self, count: int) -> None:
         """Open `count` pooled connections ahead of the load (untimed)."""
+        if self._given is not None:
+            return
         if self._pool is None:
             self.open(count)
         assert self._pool is not None
         await self._pool.warm(count, self.timeouts.connect_s)
+
+    def transport(self) -> Transport:
+        """The transport requests go through: the one handed in, else a pool of one."""
+        if self._given is not None:
+            return self._given
+        if self._pool is None:
+            self.open(1)
+        assert self._pool is not None
+        return self._pool
 
     def _head(self, method: str, path: str, extra: Mapping[str, str]) -> bytes:
         headers = {"user-agent": "accelbench", **extra}
@@ -262,10 +265,7 @@ class OpenAIBackend:
 
     async def stream(self, request: bytes, sink: wire.Sink) -> wire.Response:
         """Send `request`; the body streams into `sink`; an HTTP error raises RequestFailed."""
-        if self._pool is None:
-            self.open(1)
-        assert self._pool is not None
-        response = await wire.exchange(self._pool, request, sink, self.timeouts)
+        response = await self.transport().handle(request, sink, self.timeouts)
         if response.status >= 400:
             raise self.http_failure(response)
         return response
@@ -294,12 +294,9 @@ class OpenAIBackend:
 
     async def get_json(self, path: str) -> Any:
         """GET `path` under the base URL as JSON (untimed: /models and the like)."""
-        if self._pool is None:
-            self.open(1)
-        assert self._pool is not None
         sink = _Collect()
         request = self._head("GET", path, {"accept": "application/json"}) + b"\r\n"
-        response = await wire.exchange(self._pool, request, sink, self.timeouts)
+        response = await self.transport().handle(request, sink, self.timeouts)
         if response.status >= 400:
             raise self.http_failure(response)
         try:
@@ -455,3 +452,7 @@ class _Collect:
 
     def feed(self, t_ns: int, data: bytes) -> None:
         self.parts.append(data)
+
+
+if TYPE_CHECKING:  # mypy holds the adapters to the contract the streaming runner relies on
+    _CONFORMS: type[StreamingBackend] = OpenAIBackend

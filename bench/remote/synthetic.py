@@ -9,13 +9,14 @@ from bench.core.workloads import Param
 from bench.remote.cerebras import cerebras_timings
 from bench.remote.groq import groq_timings, groq_usage
 from bench.remote.openai import OpenAIBackend, remote_options
+from bench.remote.protocol import Vendor
 
 
 class SyntheticBackend(OpenAIBackend):
     """No key; reads both Groq-style and Cerebras-style timing fields, as the server can send either."""
 
     name: ClassVar[str] = "synthetic"
-    vendor: ClassVar[str] = "the synthetic endpoint"
+    vendor: ClassVar[Vendor] = "synthetic"
     key_hint: ClassVar[str] = "start it with `accelbench serve-synthetic`"
     options_spec: ClassVar[tuple[Param, ...]] = remote_options(
         "http://127.0.0.1:8765/v1", "", model="synthetic-1"

@@ -16,28 +16,13 @@ import struct
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from bench.core.errors import BackendError
 from bench.core.optional import require
+from bench.core.records import FailureKind
 
-FailureKind = Literal[
-    "http_429",
-    "http_4xx",
-    "http_5xx",
-    "connect",
-    "timeout_connect",
-    "timeout_first_byte",
-    "timeout_idle",
-    "timeout_total",
-    "stream_cut",
-    "protocol",
-    "malformed_chunk",
-    "stream_error",
-    "canary",
-    "cancelled",
-]
 _ERROR_BODY_LIMIT = 65_536
 _READ_SIZE = 16_384  # recvmsg allocates this much per call: big buffers cost CPU
 _ANCILLARY_SIZE = 64
@@ -281,7 +266,8 @@ async def _open_stamped(ep: Endpoint, make: Callable[[], _Conn]) -> _Conn:
 
 
 class Pool:
-    """Keep-alive connections to one endpoint, at most `limit` open; idle ones reused LIFO."""
+    """The default Transport: keep-alive connections to one endpoint, at most `limit` open;
+    idle ones reused LIFO."""
 
     def __init__(self, endpoint: Endpoint, limit: int, kernel_stamps: bool = True) -> None:
         self.endpoint, self.limit = endpoint, max(1, limit)
@@ -357,8 +343,10 @@ class Pool:
         for conn in made:
             if isinstance(conn, _Conn):
                 self.idle.append(conn)
-            else:
+            elif isinstance(conn, RequestFailed):
                 self.open -= 1
+            else:  # anything else is a bug in this client, not the endpoint's failure
+                raise conn
 
     def release(self, conn: _Conn) -> None:
         conn.sink, conn.done = None, None
@@ -375,6 +363,10 @@ class Pool:
         assert self._free is not None
         async with self._free:
             self._free.notify()
+
+    async def handle(self, request: bytes, sink: Sink, timeouts: Timeouts) -> Response:
+        """The Transport method: one request over a pooled connection."""
+        return await exchange(self, request, sink, timeouts)
 
     def close(self) -> None:
         for conn in self.idle:

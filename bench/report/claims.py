@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
@@ -24,6 +21,7 @@ from bench.claims.verdicts import (
     ReachStudy,
     Row,
 )
+from bench.core.jsonable import jsonable
 
 VERDICT_STYLE = {
     "supported": "green",
@@ -355,19 +353,9 @@ def to_markdown(report: ClaimsReport) -> str:
 
 def to_json(report: ClaimsReport) -> dict[str, Any]:
     """Every number behind the tables (raw, not formatted), for scripts."""
-    return {f.name: to_json_value(getattr(report, f.name)) for f in dataclasses.fields(report)}
+    plain: dict[str, Any] = jsonable(report)
+    return plain
 
 
-def to_json_value(value: Any) -> Any:
-    """JSON-ready: dataclasses and mappings to dicts, numpy scalars to floats, NaN to a string."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): to_json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json_value(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
+# Every number behind the tables goes through the one JSON-ready conversion.
+to_json_value = jsonable

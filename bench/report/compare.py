@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from bench.core.jsonable import jsonable
 from bench.gate.decide import CaseVerdict, Estimate, FingerprintDiff, GateResult, Verdict
 
 STYLE = {
@@ -110,14 +111,10 @@ def markdown(r: GateResult) -> str:
 def _estimate_json(est: Estimate | None) -> dict[str, Any] | None:
     if est is None:
         return None
-
-    def num(x: float) -> float | str:
-        return x if math.isfinite(x) else str(x)
-
     return {
         "ratio": est.ratio,
-        "ratio_low": num(est.ratio_low),
-        "ratio_high": num(est.ratio_high),
+        "ratio_low": jsonable(est.ratio_low),
+        "ratio_high": jsonable(est.ratio_high),
         "log_ratio": est.log_ratio,
         "confidence": est.confidence,
         "n": est.n,
@@ -140,7 +137,6 @@ def _case_json(c: CaseVerdict) -> dict[str, Any]:
 
 def to_json(r: GateResult) -> dict[str, Any]:
     """Every number behind the verdicts, for machines (CI bots, dashboards)."""
-    p = r.policy
     return {
         "mode": r.mode,
         "verdict": r.verdict.value,
@@ -149,7 +145,7 @@ def to_json(r: GateResult) -> dict[str, Any]:
         "new": r.new_label,
         "blocks": r.blocks,
         "confidence": r.confidence,
-        "policy": {k: getattr(p, k) for k in p.__dataclass_fields__},
+        "policy": jsonable(r.policy),
         "cases": [_case_json(c) for c in r.cases],
         "geomean": _case_json(r.geomean) if r.geomean else None,
         "fingerprint_differences": [

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bench.core.records import CaseResult, RunRecord
+from bench.core.run_info import HistoryPoint
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -170,18 +171,6 @@ def throughput_curve(curve: Curve) -> Figure:
     return fig
 
 
-@dataclass(frozen=True)
-class HistoryPoint:
-    """One run's median of a case, and what the gate said against the run before it."""
-
-    run_id: str
-    commit: str
-    median_s: float
-    ci_low_s: float | None
-    ci_high_s: float | None
-    change: str = ""  # "", "REGRESSION" or "IMPROVED"
-
-
 def history(case_id: str, points: Sequence[HistoryPoint]) -> Figure:
     """A case's median (with its interval) across runs in time order, commits on the axis;
     the runs where the gate found a change are marked."""
@@ -261,8 +250,8 @@ def roofline(record: RunRecord, roofs: Sequence[Roof]) -> Figure | None:
             "--",
             label=f"roof {roof.dtype or '?'} (calibrated)",
         )
-    for i, c in cases:
-        ax.plot([c.intensity_flop_per_byte], [c.gflops_per_s], "o", label=label(i, c))
+    for (i, c), x in zip(cases, xs, strict=True):
+        ax.plot([x], [float(c.gflops_per_s or 0)], "o", label=label(i, c))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set(

@@ -10,7 +10,15 @@ from bench.core import run_info
 from bench.core.records import CaseResult, RunRecord, StreamSummary
 from bench.core.stats import Summary
 from bench.gate.decide import CaseVerdict, Verdict, flatten
-from bench.report.table import fmt_in, fmt_num, rates, status_text, time_unit, varying_params
+from bench.report.table import (
+    fmt_in,
+    fmt_num,
+    rate_units,
+    rates,
+    status_text,
+    time_unit,
+    varying_params,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,8 @@ def local_table(
     pairs = [(r, c) for r, _, c in numbered]
     cases, stats = [c for _, c in pairs], [c.stats for _, c in pairs]
     unit, scale = time_unit(s.median_s if s else None for s in stats)
-    gflops, gbs = zip(*(rates(c) for c in cases), strict=True)
+    units = rate_units(cases)
+    gflops, gbs = zip(*(rates(c, units[c.workload]) for c in cases), strict=True)
     fracs = [ceilings.get((r.run_id, c.case_id)) for r, c in pairs]
     cols = [
         *_runs_col(runs, pairs),

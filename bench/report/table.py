@@ -93,13 +93,39 @@ def varying_params(cases: Sequence[CaseResult]) -> list[str]:
     ]
 
 
-def rates(case: CaseResult) -> tuple[float | None, float | None]:
-    """(GFLOP/s, GB/s) with only the one that describes the case filled in."""
-    if case.gflops_per_s is not None and (case.intensity_flop_per_byte or 0) >= 1:
+def rates(case: CaseResult, unit: str | None = None) -> tuple[float | None, float | None]:
+    """(GFLOP/s, GB/s) with only the one that describes the case filled in: `unit` (one per
+    workload, from rate_units) when given, so a sweep stays in one column."""
+    unit = unit or ("GFLOP/s" if _compute_bound(case) else "GB/s")
+    if unit == "GFLOP/s":
         return case.gflops_per_s, None
+    return None, case.gb_per_s
+
+
+def rate(case: CaseResult, unit: str | None = None) -> str:
+    """GFLOP/s for compute-bound workloads, GB/s where no FLOP count is meaningful; with `unit`
+    given (one per workload of a table), that unit always, and '-' where it is unknown."""
+    if unit == "GFLOP/s" or (unit is None and _compute_bound(case)):
+        return f"{fmt_num(case.gflops_per_s)} GFLOP/s" if case.gflops_per_s is not None else "-"
     if case.gb_per_s is not None:
-        return None, case.gb_per_s
-    return (case.gflops_per_s or None), None
+        return f"{fmt_num(case.gb_per_s)} GB/s"
+    return fmt_num(case.gflops_per_s) + " GFLOP/s" if case.gflops_per_s and unit is None else "-"
+
+
+def _compute_bound(case: CaseResult) -> bool:
+    return case.gflops_per_s is not None and (case.intensity_flop_per_byte or 0) >= 1
+
+
+def rate_units(cases: Iterable[CaseResult]) -> dict[str, str]:
+    """One rate unit per workload, so a sweep never flips between GFLOP/s and GB/s: GFLOP/s
+    when any of its cases is compute-bound, else GB/s."""
+    units: dict[str, str] = {}
+    for c in cases:
+        if _compute_bound(c):
+            units[c.workload] = "GFLOP/s"
+        else:
+            units.setdefault(c.workload, "GB/s")
+    return units
 
 
 def status_text(c: CaseResult) -> str:
@@ -111,7 +137,10 @@ def result_columns(cases: Sequence[CaseResult]) -> list[Column]:
     unit, scale = time_unit(c.stats.median_s if c.stats else None for c in cases)
     medians = [fmt_in(c.stats.median_s if c.stats else None, scale) for c in cases]
     p99s = [fmt_in(c.stats.p99_s if c.stats else None, scale) for c in cases]
-    gflops, gbs = zip(*(rates(c) for c in cases), strict=True) if cases else ((), ())
+    units = rate_units(cases)
+    gflops, gbs = (
+        zip(*(rates(c, units[c.workload]) for c in cases), strict=True) if cases else ((), ())
+    )
     errors = [f"{c.rel_error:.1e}" if c.rel_error is not None else "-" for c in cases]
     styles = [_STATUS_STYLE[c.status] for c in cases]
     return [

@@ -7,7 +7,6 @@ import gc
 import math
 import shlex
 import subprocess
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +19,14 @@ from bench.backends.base import Case
 from bench.core import config as configmod
 from bench.core import store
 from bench.core.config import Planned
-from bench.core.errors import BenchError, ConfigError, UnsupportedCase
+from bench.core.errors import BackendError, BenchError, ConfigError, UnsupportedCase
+from bench.core.params import check_keys, replace_typed
 from bench.core.policy import Policy
-from bench.core.records import CaseResult, RunRecord
+from bench.core.records import CaseResult, RunRecord, as_scenario
 from bench.gate import decide as gate
+from bench.runner.boundary import adapter_call
 from bench.runner.clock import Clock, perf_ns
-from bench.runner.local import LocalSession, Matched, check, matched_inputs
+from bench.runner.local import LocalSession, Matched, check, matched_inputs, outcome
 from bench.runner.measure import Fence, calibrate, timed_sample, warm_up
 
 # Tables a gate config may add to a suite config; the suite parser never sees them.
@@ -125,10 +126,14 @@ class BlockSource(Protocol):
 
 
 def _failed(p: Planned, reason: str) -> CaseResult:
-    return CaseResult(
-        p.case_id, p.spec.name, dict(p.params), p.backend, dict(p.options), p.scenario, "failed",
-        reason=reason,
-    )  # fmt: skip
+    return outcome(p, p.options, "failed", reason)
+
+
+def _missing(case_id: str, reason: str) -> CaseResult:
+    """A stand-in for a case a side's results file lacks; its scenario is read off the id."""
+    tail = case_id.rpartition("/")[2]
+    scenario = as_scenario(tail) if tail in ("latency", "throughput") else "latency"
+    return CaseResult(case_id, "?", {}, "?", {}, scenario, "failed", reason=reason)
 
 
 @dataclass(frozen=True)
@@ -146,14 +151,15 @@ def prepare_side(backend: Any, p: Planned, matched: Matched, clock: Clock) -> Re
     t0 = clock()
     case = Case(p.spec, p.params, p.backend, backend.options, p.scenario, matched.input_sets)
     try:
-        prepared = backend.prepare(case)
+        with adapter_call("prepare"):
+            prepared = backend.prepare(case)
         error, tolerance = check(prepared, backend, matched, p)
     except UnsupportedCase as exc:
         return dataclasses.replace(_failed(p, str(exc)), status="unsupported")
-    except BenchError as exc:
+    except BenchError as exc:  # BackendError too: what the adapter raised, wrapped
         return _failed(p, str(exc))
-    except Exception as exc:  # a backend's own bug or OOM: recorded, as run_case does
-        return _failed(p, f"{type(exc).__name__}: {exc}")
+    except MemoryError as exc:  # as run_case: a shape too large for this machine
+        return _failed(p, f"MemoryError: {exc}")
     fence = None if prepared.synchronous else Fence(backend.sync, p.scenario == "latency")
     ok = dataclasses.replace(
         _failed(p, ""), status="ok", options=dict(backend.options), rel_error=error,
@@ -219,8 +225,8 @@ class InProcessBlocks:
         if key not in self._matched:
             try:
                 self._matched[key] = matched_inputs(p, self._seed, self._input_sets)
-            except Exception as exc:  # e.g. MemoryError on a huge shape: the case fails
-                self._matched[key] = f"inputs or reference failed: {type(exc).__name__}: {exc}"
+            except MemoryError as exc:  # a huge shape: the case fails (a kernel bug crashes)
+                self._matched[key] = f"inputs or reference failed: MemoryError: {exc}"
         return self._matched[key]
 
     def _prepare(self, p: Planned) -> Ready | CaseResult:
@@ -253,8 +259,8 @@ class InProcessBlocks:
         ready = {s: r for s, r in sides.items() if isinstance(r, Ready)}
         try:
             samples = interleaved(ready, first, loops, self.settings, self._clock)
-        except Exception as exc:  # a call that raises mid-sampling fails the pair, not the run
-            reason = f"{type(exc).__name__} while sampling: {exc}"
+        except BackendError as exc:  # a call that raises mid-sampling fails the pair, not the run
+            reason = f"while sampling: {exc}"
             return {
                 s: (dataclasses.replace(r.result, status="failed", reason=reason), 0)
                 for s, r in ready.items()
@@ -356,10 +362,7 @@ class SubprocessBlocks:
     def _paired(self, record: RunRecord, side: str) -> tuple[CaseResult, ...]:
         by_id = {c.case_id: c for c in record.cases}
         missing = f"missing from {side}'s results file (its run stopped early or differs)"
-        return tuple(
-            by_id.get(cid) or CaseResult(cid, "?", {}, "?", {}, "?", "failed", reason=missing)
-            for cid in self.case_ids
-        )
+        return tuple(by_id.get(cid) or _missing(cid, missing) for cid in self.case_ids)
 
     def block(self) -> Block:
         index, self._count = self._count, self._count + 1
@@ -489,33 +492,20 @@ def _result(
 
 def load_gate_config(path: Path) -> tuple[configmod.Suite, dict[str, dict[str, Any]]]:
     """A suite config plus its optional [gate], [ab] and [eval] tables."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
-    extra = {name: data.pop(name, {}) for name in GATE_TABLES}
-    for name, table in extra.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{name}] must be a table")
-    return configmod.parse(data, str(path)), extra
+    return configmod.load_tables(path, GATE_TABLES)
+
+
+def load_gate_tables(path: Path) -> dict[str, dict[str, Any]]:
+    """Only the [gate], [ab] and [eval] tables ({} when absent): a file may hold nothing else,
+    or be a whole suite config whose other tables are left unread."""
+    data = configmod.read_toml(path)
+    check_keys(data, {*GATE_TABLES, *configmod.TOP_KEYS}, str(path))
+    return configmod.pop_tables(data, GATE_TABLES, str(path))
 
 
 def block_settings(table: Mapping[str, Any], where: str) -> BlockSettings:
     """BlockSettings from an [ab] table (unknown keys name the known ones)."""
-    known = set(BlockSettings.__dataclass_fields__)
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})"
-        )
-    try:
-        settings = BlockSettings(
-            **{k: type(getattr(BlockSettings, k))(v) for k, v in table.items()}
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    settings = replace_typed(BlockSettings(), table, where)
     if settings.sample_time_s <= 0 or settings.min_samples < 1:
         raise ConfigError(f"{where}: sample_time_s must be > 0 and min_samples >= 1")
     return settings

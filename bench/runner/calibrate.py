@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,14 @@ from bench import backends as registry
 from bench.core import fingerprint, workloads
 from bench.core.config import Planned
 from bench.core.policy import Policy
-from bench.core.records import CALIBRATION_KIND, CaseResult, RunRecord
+from bench.core.records import (
+    CALIBRATION_KIND,
+    CaseResult,
+    RunConfig,
+    RunRecord,
+    case_config,
+    new_run,
+)
 from bench.runner.clock import new_run_id, wall_iso
 from bench.runner.local import LocalSession
 
@@ -76,21 +82,18 @@ def new_record(
     command: str,
     quick: bool = False,
 ) -> RunRecord:
-    """A calibration record before any case: config kind 'calibration' marks it for readers."""
+    """A calibration record before any case: config kind 'calibrate' marks it for readers."""
+    config = RunConfig(
+        kind=CALIBRATION_KIND,
+        command=command,
+        source="accelbench calibrate",
+        quick=quick,
+        policy=policy,  # seed 0 and one input set: LocalSession's defaults, as measure_all runs
+        cases=tuple(case_config(p) for p in planned),
+    )
     stamp = wall_iso()
     run_id = new_run_id(stamp, "calibration-")
-    config = {
-        "kind": CALIBRATION_KIND,
-        "command": command,
-        "source": "accelbench calibrate",
-        "quick": quick,
-        "policy": dataclasses.asdict(policy),
-        "cases": [
-            {"workload": p.spec.name, "params": dict(p.params), "backend": p.backend}
-            for p in planned
-        ],
-    }
-    return RunRecord(run_id, stamp, config, fingerprint.collect(), dict(backends))
+    return new_run(config, fingerprint.collect(), backends, stamp, run_id)
 
 
 def measure_all(planned: Sequence[Planned], policy: Policy) -> Iterator[CaseResult]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bench.core.policy import Policy, StopReason
 from bench.core.stats import median_ci_order, relative_ci_halfwidth
+from bench.runner.boundary import adapter_call
 from bench.runner.clock import Clock, perf_ns
 
 
@@ -31,24 +32,28 @@ class Fence:
 
 
 def timed_sample(run: Callable[[], Any], fence: Fence | None, loops: int, clock: Clock) -> int:
-    """Nanoseconds for `loops` calls, fenced as `fence` says (None: synchronous calls)."""
+    """Nanoseconds for `loops` calls, fenced as `fence` says (None: synchronous calls).
+
+    The loops sit inside one adapter boundary: only run() and sync() can raise there, and
+    what they raise is the backend's failure (the try costs nothing per call)."""
     it = itertools.repeat(None, loops)
-    if fence is None:
+    with adapter_call("a timed call"):
+        if fence is None:
+            t0 = clock()
+            for _ in it:
+                run()
+            return clock() - t0
+        sync = fence.sync
         t0 = clock()
-        for _ in it:
-            run()
-        return clock() - t0
-    sync = fence.sync
-    t0 = clock()
-    if fence.per_call:
-        for _ in it:
-            run()
+        if fence.per_call:
+            for _ in it:
+                run()
+                sync()
+        else:
+            for _ in it:
+                run()
             sync()
-    else:
-        for _ in it:
-            run()
-        sync()
-    return clock() - t0
+        return clock() - t0
 
 
 def warm_up(

@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 from bench import backends as registry
 from bench.core.errors import BackendError, BackendUnavailable, BenchError, ConfigError
-from bench.core.records import CaseResult, RequestRecord
+from bench.core.records import CaseResult, RequestRecord, StreamStop
 from bench.core.stats import warnings_for
 from bench.remote import chat
 from bench.remote import metrics as chat_metrics
 from bench.remote.chat import ChatCase, Load, Prompt
+from bench.remote.protocol import StreamingBackend
 from bench.remote.wire import RequestFailed, event_loop_factory
 from bench.runner.clock import Clock, perf_ns, wall_iso
 
@@ -55,8 +56,10 @@ class RealtimeOffset:
 class StampSink:
     """Receives a response from the backend and stamps it: the hot path, kept minimal."""
 
-    __slots__ = ("clock", "sent_ns", "headers_ns", "status", "now", "feed", "offset")
-    __slots__ += ("read_delay", "kernel", "delays")
+    __slots__ = (
+        "clock", "sent_ns", "headers_ns", "status", "now", "feed", "offset",
+        "read_delay", "kernel", "delays",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -152,7 +155,7 @@ class RunState:
     clock: Clock
     issued: int = 0
     measured_from: int | None = None
-    stopped_by: str = ""
+    stopped_by: StreamStop = ""
     pause_until: int = 0
     backoff_s: float = 1.0
     records: list[RequestRecord] = field(default_factory=list)
@@ -200,7 +203,12 @@ class CaseDriver:
     """Issues one case's requests against a backend and turns each into a RequestRecord."""
 
     def __init__(
-        self, case: ChatCase, backend: Any, prompts: Sequence[Prompt], seed: int, clock: Clock
+        self,
+        case: ChatCase,
+        backend: StreamingBackend,
+        prompts: Sequence[Prompt],
+        seed: int,
+        clock: Clock,
     ) -> None:
         self.case, self.backend, self.prompts = case, backend, prompts
         self.seed, self.clock = seed, clock
@@ -390,9 +398,9 @@ class StreamSession:
 
     def run_case(self, case: ChatCase) -> CaseResult:
         started = wall_iso()
-        backend = None
+        backend: StreamingBackend | None = None
         try:
-            backend = registry.create(case.backend, dict(case.options))
+            backend = create(case.backend, dict(case.options))
             avail = backend.probe()
             if not avail.ok:
                 raise BackendUnavailable(f"backend '{case.backend}': {avail.reason}")
@@ -410,9 +418,17 @@ class StreamSession:
         return None
 
 
+def create(name: str, options: dict[str, Any]) -> StreamingBackend:
+    """Backend `name`, checked against the streaming contract before anything is sent."""
+    backend = registry.create(name, options)
+    if not isinstance(backend, StreamingBackend):
+        raise BackendError(f"backend '{name}' is not a streaming backend: it cannot run 'chat'")
+    return backend
+
+
 def list_models(name: str, options: dict[str, Any]) -> list[str]:
     """Model ids backend `name` serves; a failure says what and where."""
-    backend = registry.create(name, options)
+    backend = create(name, options)
     try:
         return run_async(backend.models)
     except RequestFailed as exc:
@@ -423,7 +439,7 @@ def list_models(name: str, options: dict[str, Any]) -> list[str]:
 
 def fetch_log(base_url: str) -> Any:
     """The synthetic server's send log (GET /synthetic/log), taken once: the server then clears it."""
-    backend = registry.create("synthetic", {"base_url": base_url})
+    backend = create("synthetic", {"base_url": base_url})
     try:
         return run_async(lambda: backend.get_json("/synthetic/log"))
     except RequestFailed as exc:
@@ -445,7 +461,7 @@ def preflight(cases: Sequence[ChatCase]) -> list[str]:
 
 
 def _check_backend(name: str, options: dict[str, Any]) -> list[str]:
-    backend = registry.create(name, options)
+    backend = create(name, options)
     avail = backend.probe()
     if not avail.ok:
         raise BackendUnavailable(f"backend '{name}' cannot run: {avail.reason}")

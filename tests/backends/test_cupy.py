@@ -176,8 +176,12 @@ def test_device_id_defaults_to_zero_and_is_typed() -> None:
     ("options", "message"),
     [
         ({"device_id": -1}, "backend 'cupy': parameter 'device_id' = -1 is below its minimum 0"),
-        ({"device_id": 1.5}, "backend 'cupy': parameter 'device_id' must be int, got 1.5"),
-        ({"device": 0}, "backend 'cupy' has unknown option 'device' (known: device_id)"),
+        ({"device_id": 1.5}, "backend 'cupy': parameter 'device_id' must be int >= 0, got 1.5"),
+        (
+            {"device": 0},
+            "backend 'cupy' has unknown option 'device' (known: device_id);"
+            " did you mean 'device_id'?",
+        ),
     ],
 )
 def test_bad_options_fail_with_the_known_ones(options: dict, message: str) -> None:

@@ -141,7 +141,55 @@ class CrashingNumpyBackend(NumpyBackend):
 def test_a_crashing_call_is_a_failed_case_with_its_reason() -> None:
     r = run(CrashingNumpyBackend(), "gemm", {"m": 4, "n": 4, "k": 4})
     assert r.status == "failed"
-    assert r.reason == "RuntimeError: kernel exploded"
+    assert r.reason == "RuntimeError in the checked call: kernel exploded"
+
+
+class LaterCrashingNumpyBackend(NumpyBackend):
+    """Right on the checked call, then a failure while being timed (a device lost mid-run)."""
+
+    name: ClassVar[str] = "numpy"
+
+    def prepare(self, case: Case) -> Prepared:
+        good = super().prepare(case)
+        calls = iter(range(1_000_000))
+
+        def flaky() -> Any:
+            if next(calls) == 3:
+                raise OSError("device lost")
+            return good.run()
+
+        return Prepared(run=flaky, to_host=good.to_host)
+
+
+def test_a_call_failing_while_timed_is_a_failed_case() -> None:
+    r = run(LaterCrashingNumpyBackend(), "gemm", {"m": 4, "n": 4, "k": 4})
+    assert (r.status, r.reason) == ("failed", "OSError in a timed call: device lost")
+    assert r.sample_ns == ()
+
+
+class BrokenPrepareBackend(NumpyBackend):
+    name: ClassVar[str] = "numpy"
+
+    def prepare(self, case: Case) -> Prepared:
+        raise KeyError("no such engine")
+
+
+def test_a_prepare_failure_is_a_failed_case() -> None:
+    r = run(BrokenPrepareBackend(), "gemm", {"m": 4, "n": 4, "k": 4})
+    assert (r.status, r.reason) == ("failed", "KeyError in prepare: 'no such engine'")
+
+
+def test_a_harness_bug_is_a_crash_not_a_failed_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in the harness's own code (here the comparison) must surface with its
+    traceback: recording it as a failed case would blame the backend."""
+    from bench.runner import local
+
+    def broken(outputs: Any, reference: Any) -> float:
+        raise TypeError("harness bug")
+
+    monkeypatch.setattr(local.workloads, "relative_error", broken)
+    with pytest.raises(TypeError, match="harness bug"):
+        run(NumpyBackend(), "gemm", {"m": 4, "n": 4, "k": 4})
 
 
 def test_onnx_workload_is_unsupported_on_numpy() -> None:

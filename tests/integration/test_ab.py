@@ -15,7 +15,7 @@ from bench.cli import main
 from bench.core import config as configmod
 from bench.core import store
 from bench.core.errors import ConfigError
-from bench.core.records import CaseResult, RunRecord, to_dict
+from bench.core.records import CaseResult, RunConfig, RunRecord, to_dict
 from bench.gate import interop
 from bench.gate.decide import GatePolicy, Verdict
 from bench.runner import ab
@@ -107,7 +107,9 @@ def _child_files(tmp_path: Path) -> tuple[Path, Path]:
     case = CaseResult(
         "triad[n=1]@numpy/latency", "triad", {"n": 1}, "numpy", {}, "latency", "ok", loops=8
     )
-    record = RunRecord("child", "2026-11-21", {}, {"cpu": {"model": "X"}}, {}, (case,))
+    record = RunRecord(
+        "child", "2026-11-21", RunConfig("run"), {"cpu": {"model": "X"}}, {}, (case,)
+    )
     template = tmp_path / "template.json"
     template.write_text(json.dumps(to_dict(record)))
     return _write(tmp_path, CHILD, "child.py"), template
@@ -165,7 +167,7 @@ def _stored(tmp_path: Path, name: str, per_call_s: float, seed: int) -> Path:
         sample_ns=samples,
     )
     fp = {"cpu": {"model": "Xeon"}, "versions": {"numpy": "2.0" if seed else "2.1"}}
-    record = RunRecord(name, "2026-11-21", {}, fp, {}, (case,), state="complete")
+    record = RunRecord(name, "2026-11-21", RunConfig("run"), fp, {}, (case,), state="complete")
     return store.save(record, tmp_path / f"{name}.json")
 
 

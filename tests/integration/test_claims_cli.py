@@ -36,7 +36,7 @@ def stored_run(tmp_path_factory) -> Path:
     record = records.RunRecord(
         "20260101T000000-tiny01",
         wall_iso(),
-        {"source": "tests/tiny.toml", "quick": True},
+        records.RunConfig(kind="run", source="tests/tiny.toml", quick=True),
         fingerprint.collect(),
         {"numpy": {"version": "x", "device": "cpu"}},
     )
@@ -64,10 +64,10 @@ def calibration(stored_run) -> Path:
 
 def test_calibration_record_holds_ceilings(calibration, stored_run):
     record = store.load(calibration)
-    assert record.config["kind"] == "calibration"
+    assert record.config.kind == "calibrate"
     # the command as typed, so it reproduces the calibration (paths included)
     typed = f"accelbench calibrate --quick -b numpy --out {stored_run.parent} --against {stored_run}"
-    assert record.config["command"] == typed
+    assert record.config.command == typed
     names = {(c.workload, c.params.get("dtype")) for c in record.cases if c.status == "ok"}
     assert {
         ("gemm", "float32"),

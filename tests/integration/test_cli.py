@@ -195,9 +195,9 @@ def test_run_quick_on_a_small_config(small_config: Path, tmp_path: Path) -> None
     record = store.load(path)
     assert f"run {record.run_id} (complete)" in result.output
     assert record.state == "complete" and record.finished_at
-    assert record.config["quick"] is True
-    assert record.config["seed"] == 1
-    assert record.config["policy"]["min_time_s"] == 0.02
+    assert record.config.quick is True
+    assert record.config.seed == 1
+    assert record.config.policy is not None and record.config.policy.min_time_s == 0.02
     assert record.fingerprint["cpu"]["logical_cores"] >= 1
     assert {"numpy", "onnxruntime"} <= set(record.backends)
     assert [(c.workload, c.backend) for c in record.cases] == SMALL_CASES
@@ -264,7 +264,7 @@ def test_workload_flag_sweeps_params_on_one_backend(tmp_path: Path) -> None:
     assert [c.backend for c in record.cases] == ["numpy", "numpy"]
     assert all(c.status == "ok" for c in record.cases)
     assert all(c.case_id.endswith("@numpy/throughput") for c in record.cases)
-    assert record.config["policy"]["target_ci"] == 0.5
+    assert record.config.policy is not None and record.config.policy.target_ci == 0.5
     assert list(record.backends) == ["numpy"]
 
 

@@ -175,9 +175,11 @@ def test_rate_mode_latency_counts_from_the_schedule(url: str) -> None:
 
 
 def test_results_with_requests_round_trip_through_the_store(url: str, tmp_path) -> None:
-    from bench.core.records import RunRecord
+    from bench.core.records import RunConfig, RunRecord
 
     case = _only(run_chat(url, load={"requests": 3}))
-    path = store.save(RunRecord("r1", "t", {}, {}, cases=(case,)), tmp_path / "r1.json")
+    path = store.save(
+        RunRecord("r1", "t", RunConfig("run"), {}, cases=(case,)), tmp_path / "r1.json"
+    )
     again = store.load(path).cases[0]
     assert again == case and again.requests[0].content_ns == case.requests[0].content_ns

@@ -10,9 +10,15 @@ import pytest
 from bench.claims import registry as claims
 from bench.claims import verdicts
 from bench.claims.ceilings import Ceiling, bound_of, fraction_of_ceiling
-from bench.claims.evidence import Evidence, RemoteObservation, remote_observation
+from bench.claims.evidence import (
+    Evidence,
+    RemoteObservation,
+    gather,
+    remote_observation,
+    vendor_of,
+)
 from bench.core.errors import ConfigError
-from bench.core.records import CaseResult
+from bench.core.records import CaseResult, RunConfig, RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "configs" / "claims.toml"
@@ -164,6 +170,8 @@ def test_other_mistakes_are_clear():
     assert "unknown key 'vaule'" in _error(GOOD.replace("value = 10", "vaule = 10"))
     assert "claims.toml:11:" in _error(GOOD.replace('date = "2024"', 'date = "last year"'))
     assert "needs a 'reason'" in _error(GOOD.replace('reason = "context"\n', ""))
+    grok = GOOD.replace('reason = "context"', 'reason = "x"\nvendor = "grok"')
+    assert "unknown vendor 'grok' (known: openai, groq, cerebras, synthetic)" in _error(grok)
     assert "unknown device 'zz'" in _error(GOOD.replace('device = "d"', 'device = "zz"'))
     assert "must be a non-negative number" in _error(GOOD.replace("value = 10", 'value = "10"'))
     assert "malformed TOML" in _error(GOOD + "\n[[claim]\n")
@@ -238,7 +246,7 @@ def test_remote_adapter_reads_flat_and_nested_figures():
             "x_groq_usage": {"queue_time": 0.01, "prompt_time": 0.02},
         },
     )
-    obs = remote_observation(flat, "run1", "accelbench run configs/groq.toml")
+    obs = remote_observation(flat, "groq", "run1", "accelbench run configs/groq.toml")
     assert (obs.vendor, obs.model, obs.ttft_s, obs.output_tokens_per_s) == (
         "groq",
         "llama-3.1-8b-instant",
@@ -251,10 +259,32 @@ def test_remote_adapter_reads_flat_and_nested_figures():
         options={"base_url": "https://api.cerebras.ai/v1"},
         details={"ttft": {"median_s": 0.3}, "output_speed": {"median": 1500.0}, "model": "m"},
     )
-    obs = remote_observation(nested, "run2", "cmd")
+    obs = remote_observation(nested, "cerebras", "run2", "cmd")
     assert (obs.vendor, obs.ttft_s, obs.output_tokens_per_s) == ("cerebras", 0.3, 1500.0)
-    assert remote_observation(_case(backend="numpy"), "r", "c") is None
-    assert remote_observation(_case(status="failed", details={"ttft_s": 1}), "r", "c") is None
+    assert remote_observation(_case(backend="numpy"), None, "r", "c") is None
+    failed = _case(status="failed", details={"ttft_s": 1})
+    assert remote_observation(failed, "groq", "r", "c") is None
+
+
+def _run(backends: dict, *cases: CaseResult) -> RunRecord:
+    return RunRecord("r", "2026-01-01", RunConfig(kind="run"), {}, backends=backends, cases=cases)
+
+
+def test_the_vendor_comes_from_the_backend_description_never_a_url():
+    at_cerebras = _case(backend="openai", options={"base_url": "https://api.cerebras.ai/v1"})
+    described = _run({"openai": {"vendor": "openai", "base_url": "https://api.cerebras.ai/v1"}})
+    assert vendor_of(described, at_cerebras) == "openai"
+    renamed = _case(backend="my-endpoint")
+    assert vendor_of(_run({"my-endpoint": {"vendor": "groq"}}), renamed) == "groq"
+    # files written before descriptions carried the vendor: the backend's name decides
+    assert vendor_of(_run({"groq": {"version": "0.1"}}), _case(backend="groq")) == "groq"
+    assert vendor_of(_run({}), _case(backend="synthetic")) == "synthetic"
+    assert vendor_of(_run({}), _case(backend="groq-mirror")) is None  # no prefix matching
+    assert vendor_of(_run({"numpy": {"device": "cpu"}}), _case(backend="numpy")) is None
+    ttft = {"details": {"ttft_s": 0.2, "output_tokens_per_s": 100.0}}
+    record = _run({"custom": {"vendor": "cerebras"}}, _case(backend="custom", **ttft))
+    (obs,) = gather([record]).remote
+    assert (obs.vendor, obs.backend) == ("cerebras", "custom")
 
 
 def test_fraction_of_ceiling_uses_the_roofline():
@@ -333,7 +363,7 @@ def test_ceiling_rows_compare_a_matching_device_only(reg):
 
 def test_decoder_cases_at_llama_shapes_become_projections(reg):
     from bench.claims import evidence
-    from bench.core.records import RunRecord
+    from bench.core.records import RunConfig, RunRecord
     from bench.core.stats import summarize
     from kernels import decoder
 
@@ -346,7 +376,8 @@ def test_decoder_cases_at_llama_shapes_become_projections(reg):
         bytes_moved=decoder.bytes_moved(params),
     )
     triad = _case(workload="triad", backend="numpy", params={"dtype": "float32"}, gb_per_s=25.0)
-    record = RunRecord("r1", "t", {"source": "configs/x.toml"}, {}, {"numpy": {"device": "cpu"}})
+    config = RunConfig(kind="run", source="configs/x.toml")
+    record = RunRecord("r1", "t", config, {}, {"numpy": {"device": "cpu"}})
     record = record.with_case(layer).with_case(triad)
     ev = evidence.gather([record])
     (timing,) = ev.layers

@@ -74,7 +74,8 @@ def test_missing_file_says_it_cannot_be_read(tmp_path: Path) -> None:
 def test_unknown_top_level_key() -> None:
     message = parse_error({"case": [gemm_case()], "polcy": {}})
     assert message == (
-        f"{SRC}: unknown key 'polcy' (known: backend_options, case, policy, quick_policy, run)"
+        f"{SRC}: unknown key 'polcy' (known: backend_options, case, policy, quick_policy, run);"
+        " did you mean 'policy'?"
     )
 
 
@@ -129,7 +130,10 @@ def test_unknown_parameter_names_the_file_and_lists_known() -> None:
 
 def test_unknown_quick_parameter_names_the_file() -> None:
     message = parse_error({"case": [{**gemm_case(), "quick": {"mm": 4}}]})
-    assert message == f"{SRC}: workload 'gemm' has unknown parameter 'mm' (known: m, n, k, dtype)"
+    assert message == (
+        f"{SRC}: workload 'gemm' has unknown parameter 'mm' (known: m, n, k, dtype);"
+        " did you mean 'm'?"
+    )
 
 
 def test_negative_size() -> None:

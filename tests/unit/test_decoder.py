@@ -178,3 +178,10 @@ def test_check_rejects_impossible_shapes(overrides: dict[str, object], message: 
 def test_defaults_are_the_tiny_preset() -> None:
     assert SPEC.resolve() == SPEC.resolve({"preset": "tiny"})
     assert SPEC.batch_param == "batch"
+
+
+def test_single_stream_decoding_is_memory_bound() -> None:
+    for preset in ("tiny", *decoder.LAYERS):  # each weight is read once per token: ~1 FLOP per byte
+        p = SPEC.resolve({"preset": preset})
+        assert SPEC.flops(p) / SPEC.bytes_moved(p) < 10, preset
+    assert SPEC.bound == "memory" and not SPEC.measures_peak

@@ -11,7 +11,7 @@ from scipy import stats as sps
 
 from bench.core import stats
 from bench.core.errors import ConfigError
-from bench.core.records import CaseResult, RunRecord
+from bench.core.records import CaseResult, RunConfig, RunRecord
 from bench.gate import decide as gate
 from bench.gate.decide import Estimate, GatePolicy, Verdict
 
@@ -237,7 +237,7 @@ def _case(case_id: str, per_call_s: float, seed: int, status: str = "ok") -> Cas
 
 def _run(cases: list[CaseResult], model: str = "Xeon") -> RunRecord:
     fp = {"cpu": {"model": model}, "versions": {"numpy": "2.0"}}
-    return RunRecord("r", "2026-01-01", {}, fp, {}, tuple(cases), state="complete")
+    return RunRecord("r", "2026-01-01", RunConfig("run"), fp, {}, tuple(cases), state="complete")
 
 
 def test_compare_runs_verdicts_geomean_and_fingerprints():

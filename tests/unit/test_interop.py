@@ -12,7 +12,7 @@ from pytest_benchmark.stats import Stats
 
 from bench.core import store
 from bench.core.errors import ConfigError
-from bench.core.records import CaseResult, RunRecord
+from bench.core.records import CaseResult, RunConfig, RunRecord
 from bench.core.stats import summarize
 from bench.gate import interop
 
@@ -55,7 +55,12 @@ def _record() -> RunRecord:
         _case("gemm[m=64]@null/latency", 0, (), status="failed"),
     )
     return RunRecord(
-        "run-1", "2026-11-21T10:00:00+00:00", {}, FP, {"numpy": {"version": "2.4.6"}}, cases
+        "run-1",
+        "2026-11-21T10:00:00+00:00",
+        RunConfig("run"),
+        FP,
+        {"numpy": {"version": "2.4.6"}},
+        cases,
     )
 
 

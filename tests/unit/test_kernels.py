@@ -9,6 +9,7 @@ import onnxruntime
 import pytest
 from onnxruntime.capi.onnxruntime_pybind11_state import NotImplemented as OrtNotImplemented
 
+from bench.claims.ceilings import ceiling_kind
 from bench.core.errors import ConfigError
 from bench.core.workloads import DTYPES, WorkloadSpec, get, relative_error, seeded_inputs
 
@@ -168,6 +169,43 @@ def test_spec_shape(name: str) -> None:
     assert "dtype" in names
     if spec.batch_param is not None:
         assert spec.batch_param in names
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_the_work_parameter_scales_the_work_linearly(name: str) -> None:
+    spec = get(name)
+    if spec.work_param is None:
+        pytest.skip(f"{name} declares no work parameter")
+    p = spec.resolve()
+    twice = spec.resolve({spec.work_param: 2 * p[spec.work_param]})
+    flops = spec.flops(p)
+    if flops is not None:
+        assert spec.flops(twice) == 2 * flops
+    else:
+        assert spec.bytes_moved(twice) == 2 * spec.bytes_moved(p)
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_the_declared_bound_matches_the_default_intensity(name: str) -> None:
+    spec = get(name)
+    assert spec.bound in ("compute", "memory")
+    p = spec.resolve()
+    flops = spec.flops(p)
+    intensity = flops / spec.bytes_moved(p) if flops is not None else 0.0
+    # every machine's ridge lies between these: CPUs ~5-20 FLOP/byte, GPUs ~50-300
+    assert (spec.bound == "compute") == (intensity > 10), (name, intensity)
+
+
+def test_only_the_calibration_kernels_measure_a_peak() -> None:
+    peaks = {name: get(name).bound for name in WORKLOADS if get(name).measures_peak}
+    assert peaks == {"gemm": "compute", "copy": "memory", "triad": "memory"}
+    assert [ceiling_kind(n) for n in ("gemm", "copy", "triad", "softmax", "chat")] == [
+        "matrix",
+        "memory",
+        "memory",
+        None,
+        None,
+    ]
 
 
 def test_causal_attention_first_query_sees_only_first_key() -> None:

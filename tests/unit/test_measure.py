@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.core.errors import BackendError
 from bench.core.policy import Policy
 from bench.runner.measure import Fence, calibrate, measure, timed_sample, warm_up
 
@@ -274,8 +275,9 @@ def test_gc_is_back_on_when_the_call_raises_mid_sample() -> None:
         if work.calls == 600:  # after warm-up and calibration (512 calls), inside a sample
             raise RuntimeError("device lost")
 
-    with pytest.raises(RuntimeError, match="device lost"):
+    with pytest.raises(BackendError, match="RuntimeError in a timed call: device lost") as info:
         measure(failing, None, BASE, clock)
+    assert isinstance(info.value.__cause__, RuntimeError)  # the backend's own error, chained
     assert work.gc_seen[-1] is False
     assert gc.isenabled()
 

@@ -11,7 +11,8 @@ from onnx import TensorProto, helper
 
 from bench.core.errors import ConfigError
 from bench.core.workloads import Params, get, seeded_inputs
-from kernels.onnx_model import SPEC, InputSpec, signature
+from kernels.onnx_inputs import InputSpec
+from kernels.onnx_model import SPEC, signature
 from tests.fixtures_onnx import build_tiny_lm, tiny_lm
 
 TINY_LM = Path(__file__).resolve().parents[2] / "configs" / "models" / "tiny_lm.onnx"
@@ -40,7 +41,15 @@ def foo_model(tmp_path: Path) -> Path:
 def test_registered_under_onnx() -> None:
     assert get("onnx") is SPEC
     assert SPEC.compute is None
-    assert [p.name for p in SPEC.params] == ["model", "batch", "seq", "dims", "int_high", "inputs"]
+    assert [p.name for p in SPEC.params] == [
+        "model",
+        "batch",
+        "seq",
+        "dims",
+        "int_high",
+        "int_range",
+        "inputs",
+    ]
 
 
 def test_shipped_example_matches_its_generator(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def test_int_from_strings_and_integral_numbers(given: object, expected: int) -> 
 def test_int_rejects_fractions_bools_and_junk(given: object) -> None:
     with pytest.raises(ConfigError) as err:
         SIZE.coerce(given, OWNER)
-    assert str(err.value) == f"{OWNER}: parameter 'm' must be int, got {given!r}"
+    assert str(err.value) == f"{OWNER}: parameter 'm' must be int >= 1, got {given!r}"
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from bench.core import records, store
-from bench.core.errors import BenchError, ConfigError, SchemaVersionError
-from bench.core.records import SCHEMA_VERSION, CaseResult, RunRecord
+from bench.core.errors import BenchError, ConfigError, RecordFormatError, SchemaVersionError
+from bench.core.policy import QUICK
+from bench.core.records import SCHEMA_VERSION, CaseConfig, CaseResult, RunConfig, RunRecord
 from bench.core.stats import summarize
 
 SAMPLE_NS = (1_024_000, 1_030_400, 1_019_900, 1_100_000, 1_024_512, 1_026_000, 1_021_300)
@@ -68,7 +69,14 @@ def run_record(cases: tuple[CaseResult, ...] = ()) -> RunRecord:
     return RunRecord(
         run_id="20250101T000000-abc123",
         created_at="2025-01-01T00:00:00+00:00",
-        config={"source": "suite.toml", "quick": True, "cases": [{"workload": "gemm"}]},
+        config=RunConfig(
+            kind="run",
+            command="accelbench run suite.toml --quick",
+            source="suite.toml",
+            quick=True,
+            policy=QUICK,
+            cases=(CaseConfig("gemm", {"m": 8, "n": 8, "k": 8}, "numpy", {"threads": 1}),),
+        ),
         fingerprint={"cpu": {"model": "test cpu", "logical_cores": 2}, "python": "3.11"},
         backends={"numpy": {"version": "2.0", "device": "cpu"}},
         cases=cases,
@@ -222,13 +230,58 @@ def test_missing_schema_version_is_refused(tmp_path: Path) -> None:
         store.load(path)
 
 
-def test_unknown_fields_from_a_same_version_writer_are_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [((), "comment"), (("cases", 0), "extra_metric"), (("config",), "argv")],
+)
+def test_an_unknown_field_is_an_error_naming_it_and_the_file(
+    tmp_path: Path, where: tuple[str | int, ...], field: str
+) -> None:
     path = tmp_path / "extra.json"
     data = records.to_dict(run_record((ok_case(),)))
-    data["comment"] = "added by hand"
-    data["cases"][0]["extra_metric"] = 1.0
+    target = data
+    for key in where:
+        target = target[key]
+    target[field] = 1.0
     path.write_text(json.dumps(data))
-    assert store.load(path) == run_record((ok_case(),))
+    with pytest.raises(RecordFormatError) as err:
+        store.load(path)
+    named = ".".join([*(str(k) for k in where), field]).replace("cases.0", "cases[0]")
+    assert str(err.value).startswith(f"{path}: unknown field '{named}' (known: ")
+    assert isinstance(err.value, BenchError)
+
+
+def test_a_value_outside_a_closed_set_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    data = records.to_dict(run_record((ok_case(),)))
+    data["cases"][0]["status"] = "fine"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RecordFormatError) as err:
+        store.load(path)
+    assert str(err.value) == (
+        f"{path}: field 'cases[0].status' has value 'fine' (known: 'ok', 'failed', 'unsupported')"
+    )
+
+
+def test_a_missing_optional_field_keeps_its_default(tmp_path: Path) -> None:
+    path = tmp_path / "sparse.json"
+    data = records.to_dict(run_record((failed_case(),)))
+    for key in ("batch", "warnings", "stream", "requests", "started_at"):
+        del data["cases"][0][key]
+    del data["config"]["input_sets"]
+    path.write_text(json.dumps(data))
+    loaded = store.load(path)
+    assert loaded == run_record((failed_case(),))
+    assert (loaded.cases[0].batch, loaded.cases[0].warnings, loaded.config.input_sets) == (1, (), 1)
+
+
+def test_a_missing_required_field_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "short.json"
+    data = records.to_dict(run_record((failed_case(),)))
+    del data["cases"][0]["backend"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(RecordFormatError, match=r"missing field 'cases\[0\]\.backend'"):
+        store.load(path)
 
 
 @pytest.mark.parametrize(

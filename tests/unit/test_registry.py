@@ -119,7 +119,9 @@ def test_create_validates_options() -> None:
 def test_create_rejects_an_unknown_option_naming_known_ones() -> None:
     with pytest.raises(ConfigError) as err:
         registry.create("numpy", {"thread": 1})
-    assert str(err.value) == "backend 'numpy' has unknown option 'thread' (known: threads)"
+    assert str(err.value) == (
+        "backend 'numpy' has unknown option 'thread' (known: threads); did you mean 'threads'?"
+    )
     with pytest.raises(ConfigError) as err:
         registry.create("onnxruntime", {"intra_threads": 1})
     message = str(err.value)

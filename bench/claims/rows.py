@@ -1,0 +1,91 @@
+"""A claims-table row, the assumptions and context every verdict is built from, and row helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from bench.claims import geo
+from bench.claims.evidence import Evidence
+from bench.claims.projections import CapacityAssumptions
+from bench.claims.registry import Entry, Registry, Verdict, VerdictPolicy, ratio, verdict_for
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the claims table."""
+
+    id: str
+    kind: str
+    source: str
+    date: str
+    claim: str
+    claimed: str
+    measured: str
+    ratio: float | None
+    verdict: Verdict
+    evidence: str
+    command: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """Everything the verdicts rest on that no source states; the report prints it all."""
+
+    site: str = "Riyadh"
+    budget: geo.LatencyBudget = geo.LatencyBudget(100.0, True, geo.FIBRE_KM_PER_MS, 1.5)
+    capacity: CapacityAssumptions = CapacityAssumptions()
+
+    def lines(self) -> list[tuple[str, str]]:
+        b, c = self.budget, self.capacity
+        return [
+            ("reach site", self.site),
+            ("reach budget", f"{b.budget_ms:g} ms, {'round trip' if b.round_trip else 'one way'}"),
+            ("fibre speed", f"{b.fibre_km_per_ms:g} km/ms (registry 'fibre-propagation')"),
+            ("route factor", f"{b.route_factor:g} x the great-circle distance"),
+            ("capacity model", f"{c.model}, {c.bytes_per_param:g} bytes per parameter"),
+            ("utilization", f"{c.utilization:g} of peak FLOP/s (1 = an upper bound)"),
+            ("user speed", f"{c.user_tokens_per_s:g} tokens/s per concurrent user"),
+            ("Grenoble GPU", f"{c.gpu_device} (the article does not name the model)"),
+            ("Cerebras systems", f"{c.cerebras_systems} (the article gives no count)"),
+        ]
+
+
+@dataclass(frozen=True)
+class Context:
+    reg: Registry
+    evidence: Evidence
+    gazetteer: geo.Gazetteer | None
+    assumptions: Assumptions
+
+    @property
+    def policy(self) -> VerdictPolicy:
+        return self.reg.policy
+
+
+# --- rows ---
+
+
+def _describe_figure(f: Entry) -> str:
+    bits = [f.device, f.metric.replace("_", " "), f.precision, f.sparsity, f.model, f.note]
+    return " ".join(b for b in bits if b)
+
+
+def make_row(e: Entry, verdict: Verdict, **changes: Any) -> Row:
+    """A row for `e`; `changes` fill measured, ratio, evidence, command or note."""
+    claim = e.quote_en if e.kind == "claim" else _describe_figure(e)
+    note = e.reason if verdict == "not measurable" else ""
+    row = Row(e.id, e.kind, e.source, e.date, claim, e.stated(), "-", None, verdict, "", "", note)
+    return dataclasses.replace(row, **changes)
+
+
+def judged(
+    e: Entry, claimed_si: float, measured_si: float, policy: VerdictPolicy, **changes: Any
+) -> Row:
+    r = ratio(claimed_si, measured_si, e.metric)
+    return make_row(e, verdict_for(r, policy), ratio=r, **changes)
+
+
+DEFAULT_ASSUMPTIONS = Assumptions()
