@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from bench.claims import geo
 from bench.claims.evidence import Evidence
 from bench.claims.projections import CapacityAssumptions
-from bench.claims.registry import Entry, Registry, Verdict, VerdictPolicy, ratio, verdict_for
+from bench.claims.registry import (
+    NOT_TESTABLE,
+    Entry,
+    Registry,
+    Verdict,
+    VerdictPolicy,
+    bound_words,
+    bounded_verdict,
+    ratio,
+)
+
+EvidenceType = Literal["measured", "physics", "vendor figure", "derived", "none"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,12 @@ class Row:
     evidence: str
     command: str
     note: str = ""
+    quote_fr: str = ""
+    evidence_type: EvidenceType = "none"
+    flips: str = ""  # the assumption at which the verdict would change, when one does
+    claimed_value: float | None = None  # SI units, for --json
+    measured_value: float | None = None
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,16 +93,26 @@ def _describe_figure(f: Entry) -> str:
 def make_row(e: Entry, verdict: Verdict, **changes: Any) -> Row:
     """A row for `e`; `changes` fill measured, ratio, evidence, command or note."""
     claim = e.quote_en if e.kind == "claim" else _describe_figure(e)
-    note = e.reason if verdict == "not measurable" else ""
-    row = Row(e.id, e.kind, e.source, e.date, claim, e.stated(), "-", None, verdict, "", "", note)
+    note = (e.historical or e.reason) if verdict == NOT_TESTABLE else ""
+    row = Row(
+        e.id, e.kind, e.source, e.date, claim, e.stated(), "-", None, verdict, "", "", note,
+        quote_fr=e.quote_fr, claimed_value=e.si(), unit=e.unit,
+    )  # fmt: skip
     return dataclasses.replace(row, **changes)
 
 
 def judged(
     e: Entry, claimed_si: float, measured_si: float, policy: VerdictPolicy, **changes: Any
 ) -> Row:
+    """A row whose verdict reads the entry's bound as stated (at least X needs X or more)."""
     r = ratio(claimed_si, measured_si, e.metric)
-    return make_row(e, verdict_for(r, policy), ratio=r, **changes)
+    note = "; ".join(
+        x for x in (changes.pop("note", ""), bound_words(e.bound, e.tolerance, policy)) if x
+    )
+    verdict = bounded_verdict(r, e.bound, e.tolerance, policy)
+    changes.setdefault("measured_value", measured_si)
+    changes.setdefault("claimed_value", claimed_si)
+    return make_row(e, verdict, ratio=r, note=note, **changes)
 
 
 DEFAULT_ASSUMPTIONS = Assumptions()

@@ -34,6 +34,7 @@ from bench.claims.reach import ReachStudy, claims_reach, reach_row
 from bench.claims.reach import fibre_km_per_ms as fibre_km_per_ms
 from bench.claims.reach import reach_study as reach_study
 from bench.claims.registry import (
+    NOT_TESTABLE,
     PRECISION_OF_DTYPE,
     Entry,
     Registry,
@@ -42,6 +43,7 @@ from bench.claims.registry import (
 )
 from bench.claims.rows import DEFAULT_ASSUMPTIONS, Assumptions, Context, Row, judged, make_row
 from bench.core.records import CaseResult, RunRecord
+from bench.core.workloads import DTYPES
 from bench.remote.protocol import Vendor
 
 COMMANDS = {
@@ -53,7 +55,7 @@ COMMANDS = {
 
 
 def _not_measurable(e: Entry, ctx: Context) -> Row:
-    return make_row(e, "not measurable", note=e.reason)
+    return make_row(e, NOT_TESTABLE, note=e.reason)
 
 
 # --- remote speed ---
@@ -92,10 +94,13 @@ def _remote_row(e: Entry, ctx: Context) -> Row:
                         measured=measured,
                         evidence=evidence,
                         command=o.command,
+                        evidence_type="measured",
                     )
                 )
     if judged_rows:
         return min(judged_rows, key=lambda r: r.ratio if r.ratio is not None else 0.0)
+    if all(f.historical for f in figures):
+        return make_row(e, NOT_TESTABLE, note=f"historical figure: {figures[0].historical}")
     models = ", ".join(f.model for f in figures if f.model)
     return make_row(
         e,
@@ -121,7 +126,19 @@ def _matching_ceilings(f: Entry, ctx: Context) -> list[Ceiling]:
     return found
 
 
+def _no_kernel(f: Entry) -> str:
+    """Why no local GEMM can test a matrix figure: its precision has no dtype here."""
+    if f.metric != "matrix_throughput":
+        return ""
+    dtypes = [d for d, p in PRECISION_OF_DTYPE.items() if p == f.precision and d in DTYPES]
+    if dtypes:
+        return ""
+    return f"accelbench has no {f.precision} GEMM (its GEMM dtypes: {', '.join(DTYPES)})"
+
+
 def _ceiling_row(f: Entry, ctx: Context) -> Row:
+    if why := _no_kernel(f):
+        return make_row(f, NOT_TESTABLE, note=why)
     found = _matching_ceilings(f, ctx)
     if not found or f.value is None:
         here = sorted({c.device for c in ctx.evidence.ceilings}) or ["no calibration given"]
@@ -143,6 +160,7 @@ def _ceiling_row(f: Entry, ctx: Context) -> Row:
         measured=measured,
         evidence=evidence,
         command=COMMANDS["calibrate"],
+        evidence_type="measured",
     )
 
 
@@ -225,14 +243,14 @@ def capacities(ctx: Context) -> list[Capacity]:
 def _capacity_row(e: Entry, ctx: Context) -> Row:
     found = [c for c in capacities(ctx) if c.label == e.id]
     if not found:
-        return make_row(e, "not measurable", note=e.reason)
+        return make_row(e, NOT_TESTABLE, note=e.reason)
     c = found[0]
     floor = (
         f"; >= {c.floor_tokens_per_s:,.0f} tokens/s batch-1 floor" if c.floor_tokens_per_s else ""
     )
     measured = f"derived: <= {c.compute_tokens_per_s:,.0f} tokens/s compute ceiling{floor} ({c.assumptions.model})"
     evidence = f"{c.count:,} x {c.device.name}: {c.device.peak_origin}, {c.device.memory_origin}, {c.device.stream_origin or c.device.bandwidth_origin}"
-    return make_row(e, "not measurable", measured=measured, evidence=evidence, note=e.reason)
+    return make_row(e, NOT_TESTABLE, measured=measured, evidence=evidence, note=e.reason)
 
 
 def _best(ceilings: Sequence[Ceiling], kind: str) -> Ceiling | None:

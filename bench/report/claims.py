@@ -27,7 +27,7 @@ VERDICT_STYLE = {
     "supported": "green",
     "partly supported": "yellow",
     "contradicted": "bold red",
-    "not measurable": "dim",
+    "not testable by measurement": "dim",
     "not yet measured": "cyan",
 }
 

@@ -22,15 +22,27 @@ from bench.core.records import CaseResult, RunConfig, RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "configs" / "claims.toml"
-SEEDS = ROOT.parent / "shared" / "seeds"
+# The seeds sit beside the checkout (../shared), or beside the worktrees' folder.
+SEEDS = next(
+    (
+        p
+        for p in (ROOT.parent / "shared" / "seeds", ROOT.parents[1] / "shared" / "seeds")
+        if p.is_dir()
+    ),
+    ROOT.parent / "shared" / "seeds",
+)
 FIGURES_MD_CLAIMS = (
     "groq-riyadh-latency",
     "groq-riyadh-lpus",
+    "groq-riyadh-largest-inference",
+    "groq-riyadh-largest-datacentre",
     "groq-riyadh-funding",
     "groq-speed-inference",
     "frontier-models-q1-2025",
     "openai-fabs-capital",
+    "openai-fabs-7t",
     "oreus-grenoble-gpus",
+    "oreus-europe-most-powerful",
     "g42-cerebras-cluster",
     "nvidia-hopper-supply",
 )
@@ -81,12 +93,44 @@ def test_devices_match_measured_names(reg):
     assert reg.match_device("NVIDIA H100 80GB HBM3").id == "h100-sxm"
     assert reg.match_device("NVIDIA H100 PCIe").id == "h100-pcie"
     assert reg.match_device("NVIDIA H200").id == "h200-sxm"
+    assert reg.match_device("nvidia  h200").id == "h200-sxm"  # case and spacing aside
     assert reg.match_device("AMD EPYC 7B13") is None
+
+
+@pytest.mark.parametrize(
+    "name", ["NVIDIA GH200 480GB", "NVIDIA H200 NVL", "NVIDIA H100 NVL", "NVIDIA H100 80GB HBM3e"]
+)
+def test_other_products_never_match_by_a_fragment(reg, name):
+    # GH200: 96 GB HBM3, ~4 TB/s; H200 NVL: 600 W, lower clocks: other datasheets entirely
+    assert reg.match_device(name) is None
+
+
+def test_speech_and_money_claims_are_never_tested_by_a_measurement(reg):
+    by_id = {c.id: c for c in reg.claims}
+    for cid in ("groq-speed-inference", "g42-cerebras-cluster", "openai-fabs-7t"):
+        assert by_id[cid].test == "none" and not by_id[cid].compare_to, cid
+    speed = by_id["groq-speed-inference"]
+    assert "l'hypothèse que les futures applications" in speed.quote_fr  # the hedge is kept
+    assert "not a quote of Ian Andrews" in speed.conditions["speaker"]
+    assert "dénié" in by_id["openai-fabs-7t"].quote_fr  # the denial beside the figure
+    assert by_id["openai-fabs-capital"].sources == ("002_f2c2cef0a5ffc3ff.txt",)  # no splice
+
+
+def test_a_test_can_only_hold_its_own_kind_of_metric():
+    money = GOOD.replace('test = "none"', 'test = "remote_speed"\nvendor = "groq"')
+    msg = _error(money)
+    assert msg.startswith("claims.toml:12: claim 'a': test 'remote_speed' cannot hold metric")
+    assert "(it tests: output_speed, ttft)" in msg
+    borrowed = GOOD.replace('metric = "device_count"', 'metric = "population_within_latency"')
+    borrowed = borrowed.replace('unit = "devices"', 'unit = "people"')
+    borrowed = borrowed.replace('test = "none"', 'test = "reach"\ncompare_to = ["f"]')
+    assert "compare_to 'f' measures 'memory_bandwidth'" in _error(borrowed)
 
 
 def test_stated_values(reg):
     by_id = {c.id: c for c in reg.claims}
-    assert by_id["groq-riyadh-latency"].stated() == "~4 billion people"
+    assert by_id["groq-riyadh-latency"].stated() == ">= 4 billion people"
+    assert by_id["oreus-grenoble-gpus"].stated() == "~8,500 devices (±5%)"
     assert by_id["groq-riyadh-lpus"].stated() == ">= 18,000 devices"
     assert by_id["openai-fabs-capital"].stated() == "5 trillion-7 trillion USD"
     assert reg.figure("h100-sxm-bandwidth").stated() == "3.35 TB/s"
@@ -187,6 +231,23 @@ def test_load_names_a_missing_file(tmp_path):
 # --- verdict rules at their boundaries ---
 
 POLICY = claims.VerdictPolicy(supported_at=0.9, partly_at=0.5)
+
+
+@pytest.mark.parametrize(
+    ("bound", "tolerance", "value", "verdict"),
+    [
+        ("at_least", None, 3.83 / 4, "partly supported"),  # 3.83 billion is not "4 billion"
+        ("at_least", None, 1.0, "supported"),
+        ("at_most", None, 0.99, "partly supported"),
+        ("about", 0.05, 0.95, "supported"),
+        ("about", 0.05, 0.9499, "partly supported"),
+        ("about", None, 0.9, "supported"),  # no stated band: the registry's supported_at
+        ("exact", None, 0.8999, "partly supported"),
+        ("range", None, 0.4, "contradicted"),
+    ],
+)
+def test_bounds_are_read_as_stated(bound, tolerance, value, verdict):
+    assert claims.bounded_verdict(value, bound, tolerance, POLICY) == verdict
 
 
 @pytest.mark.parametrize(
@@ -321,14 +382,16 @@ def _rows(reg, evidence) -> dict[str, verdicts.Row]:
 
 def test_rows_without_evidence_say_what_would_measure_them(reg):
     rows = _rows(reg, Evidence())
-    assert rows["groq-riyadh-funding"].verdict == "not measurable"
-    assert rows["groq-riyadh-funding"].note == "not a performance claim: financing and schedule"
-    assert rows["groq-speed-inference"].verdict == "not yet measured"
-    assert rows["groq-speed-inference"].command == verdicts.COMMANDS["groq"]
+    assert rows["groq-riyadh-funding"].verdict == claims.NOT_TESTABLE
+    assert (
+        rows["groq-riyadh-funding"].note == "an investment and a schedule, not a performance claim"
+    )
+    assert rows["groq-speed-inference"].verdict == claims.NOT_TESTABLE
+    assert "l'hypothèse" in rows["groq-speed-inference"].quote_fr
     assert rows["h100-sxm-bf16-dense"].verdict == "not yet measured"
     assert "on a NVIDIA H100 SXM" in rows["h100-sxm-bf16-dense"].command
     assert rows["groq-riyadh-latency"].verdict == "not yet measured"  # no gazetteer given
-    assert rows["groq-riyadh-lpus"].verdict == "not measurable"
+    assert rows["groq-riyadh-lpus"].verdict == claims.NOT_TESTABLE
     assert "compute ceiling" in rows["groq-riyadh-lpus"].measured
 
 
@@ -340,13 +403,49 @@ def test_remote_rows_compare_measured_speed_with_the_published_one(reg):
     row = rows["groqcloud-llama-3.1-8b-speed"]
     assert row.ratio == pytest.approx(504 / 560) and row.verdict == "supported"
     assert row.evidence == "run run1, case case1" and row.command == "cmd"
-    claim = rows["groq-speed-inference"]
-    assert claim.ratio == pytest.approx(0.9) and claim.verdict == "supported"
+    # a strategy statement and an investment never borrow a verdict from token speed
+    assert rows["groq-speed-inference"].verdict == claims.NOT_TESTABLE
+    assert rows["groq-speed-inference"].ratio is None
     assert rows["groqcloud-llama-3.3-70b-speed"].verdict == "not yet measured"
+    slow = RemoteObservation(
+        "groq", "groq", "llama-3.1-8b-instant", 0.2, 280.0, None, "r", "c", "x"
+    )
+    assert _rows(reg, Evidence(remote=(slow,)))["groqcloud-llama-3.1-8b-speed"].verdict == (
+        "partly supported"
+    )
     slow = RemoteObservation("cerebras", "cerebras", "llama3.1-8b", 0.5, 800.0, None, "r", "c", "x")
     rows = _rows(reg, Evidence(remote=(slow,)))
     assert rows["cerebras-inference-llama-3.1-8b-speed"].verdict == "contradicted"
-    assert rows["g42-cerebras-cluster"].ratio == pytest.approx(800 / 1800)
+    fast = RemoteObservation(
+        "cerebras", "cerebras", "llama3.1-8b", 0.2, 1700.0, None, "r", "c", "x"
+    )
+    rows_fast = _rows(reg, Evidence(remote=(fast,)))
+    assert rows_fast["cerebras-inference-llama-3.1-8b-speed"].verdict == "supported"
+    for r in (rows, rows_fast):
+        assert r["g42-cerebras-cluster"].verdict == claims.NOT_TESTABLE
+        assert r["g42-cerebras-cluster"].ratio is None
+
+
+def test_historical_figures_and_fp8_say_why_they_cannot_be_measured(reg):
+    rows = _rows(reg, Evidence())
+    row = rows["cerebras-inference-llama-3.1-8b-speed"]
+    assert row.verdict == claims.NOT_TESTABLE and "retired llama3.1-8b" in row.note
+    assert "no longer served on GroqCloud" in rows["groq-llama-2-70b-speed"].note
+    fp8 = rows["h100-sxm-fp8-dense"]
+    assert fp8.verdict == claims.NOT_TESTABLE
+    assert fp8.note == "accelbench has no fp8 GEMM (its GEMM dtypes: float16, float32, float64)"
+
+
+def test_the_wse3_peak_is_never_a_dense_fp16_peak(reg):
+    peak = reg.figure("cerebras-wse-3-peak")
+    assert (peak.precision, peak.sparsity) == ("not stated", "not stated")
+    figures = verdicts.device_figures(reg, "cerebras-wse-3", "llama-3.1-70b", Evidence())
+    assert figures.peak_flops == 0.0 and figures.peak_origin == ""
+
+
+def test_groq_chip_figures_cite_the_product_brief(reg):
+    for fid in ("groq-lpu-int8", "groq-lpu-fp16", "groq-lpu-sram", "groq-lpu-sram-bandwidth"):
+        assert reg.figure(fid).source.startswith("Groq, GroqChip processor product brief"), fid
 
 
 def test_ceiling_rows_compare_a_matching_device_only(reg):
