@@ -9,6 +9,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from bench.claims.bounds import LOWER_IS_BETTER as LOWER_IS_BETTER
+from bench.claims.bounds import NOT_TESTABLE as NOT_TESTABLE
+from bench.claims.bounds import VERDICTS as VERDICTS
+from bench.claims.bounds import Verdict as Verdict
+from bench.claims.bounds import VerdictPolicy as VerdictPolicy
+from bench.claims.bounds import bound_words as bound_words
+from bench.claims.bounds import bounded_verdict as bounded_verdict
+from bench.claims.bounds import ratio as ratio
+from bench.claims.bounds import threshold as threshold
+from bench.claims.bounds import verdict_for as verdict_for
 from bench.claims.ceilings import Ceiling
 from bench.core.config import parse_toml, read_text
 from bench.core.errors import ConfigError
@@ -61,22 +71,9 @@ UNIT_FACTOR: Mapping[str, float] = MappingProxyType(
         "none": 1.0,
     }
 )
-LOWER_IS_BETTER = frozenset({"ttft"})
 TESTS = ("reach", "capacity", "remote_speed", "ceiling", "none")
 BOUNDS = ("exact", "about", "at_least", "at_most", "range")
 Kind = Literal["claim", "figure", "device"]
-Verdict = Literal[
-    "supported", "partly supported", "contradicted", "not testable by measurement",
-    "not yet measured",
-]  # fmt: skip
-NOT_TESTABLE: Verdict = "not testable by measurement"
-VERDICTS: tuple[Verdict, ...] = (
-    "supported",
-    "partly supported",
-    "contradicted",
-    NOT_TESTABLE,
-    "not yet measured",
-)
 # The only metrics each kind of evidence can hold to account: a verdict is never borrowed from
 # evidence of another kind (token speed says nothing of an investment or a forecast).
 TESTABLE_METRICS: Mapping[str, frozenset[str]] = MappingProxyType(
@@ -178,14 +175,6 @@ class Device:
 def _product(label: str) -> str:
     words = label.lower().split()
     return " ".join(words[1:] if words[:1] == ["nvidia"] else words)
-
-
-@dataclass(frozen=True)
-class VerdictPolicy:
-    """Ratio thresholds: >= supported_at supported, >= partly_at partly, below contradicted."""
-
-    supported_at: float = 0.9
-    partly_at: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -464,55 +453,6 @@ def parse(text: str, source: str) -> Registry:
 
 def load(path: str | Path) -> Registry:
     return parse(read_text(path, "the claims registry"), str(path))
-
-
-# --- verdicts ---
-
-
-def ratio(claimed: float, measured: float, metric: str) -> float:
-    """How far the measurement reaches the claim: 1.0 means exactly as claimed."""
-    if metric in LOWER_IS_BETTER:
-        return claimed / measured if measured > 0 else 0.0
-    return measured / claimed if claimed > 0 else float("inf")
-
-
-def verdict_for(value: float, policy: VerdictPolicy) -> Verdict:
-    """supported / partly supported / contradicted from a ratio; NaN is a caller's bug."""
-    if value != value:
-        raise ValueError("a NaN ratio has no verdict")
-    if value >= policy.supported_at:
-        return "supported"
-    if value >= policy.partly_at:
-        return "partly supported"
-    return "contradicted"
-
-
-def threshold(bound: str, tolerance: float | None, policy: VerdictPolicy) -> float:
-    """The ratio a stated bound needs: 1 for 'at least' / 'at most' / a range's floor, else
-    1 - the entry's tolerance (the policy's supported_at when the entry states none)."""
-    if bound in ("at_least", "at_most", "range"):
-        return 1.0
-    return 1.0 - (tolerance if tolerance is not None else 1.0 - policy.supported_at)
-
-
-def bounded_verdict(
-    value: float, bound: str, tolerance: float | None, policy: VerdictPolicy
-) -> Verdict:
-    """supported only when the bound as stated holds; partly above partly_at; else contradicted."""
-    if value != value:
-        raise ValueError("a NaN ratio has no verdict")
-    if value >= threshold(bound, tolerance, policy):
-        return "supported"
-    return "partly supported" if value >= policy.partly_at else "contradicted"
-
-
-def bound_words(bound: str, tolerance: float | None, policy: VerdictPolicy) -> str:
-    """How the verdict read the bound, for the row's note."""
-    need = threshold(bound, tolerance, policy)
-    if bound in ("at_least", "at_most", "range"):
-        return f"bound '{bound.replace('_', ' ')}': supported only at ratio >= 1"
-    source = "stated" if tolerance is not None else "the registry's default"
-    return f"bound '{bound}': supported at ratio >= {need:g} ({source} tolerance)"
 
 
 # Local dtypes and the datasheet precision that states their tensor throughput.

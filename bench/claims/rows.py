@@ -58,10 +58,15 @@ class Assumptions:
     def lines(self) -> list[tuple[str, str]]:
         b, c = self.budget, self.capacity
         return [
-            ("reach site", self.site),
+            (
+                "reach site",
+                f"{self.site} (the article places Groq's regional office in Riyadh;"
+                " Aramco's Dammam data centre, per public reporting, is shown beside it)",
+            ),
             ("reach budget", f"{b.budget_ms:g} ms, {'round trip' if b.round_trip else 'one way'}"),
             ("fibre speed", f"{b.fibre_km_per_ms:g} km/ms (registry 'fibre-propagation')"),
             ("route factor", f"{b.route_factor:g} x the great-circle distance"),
+            ("last mile", f"{b.last_mile_ms:g} ms of the budget for the access network"),
             ("capacity model", f"{c.model}, {c.bytes_per_param:g} bytes per parameter"),
             ("utilization", f"{c.utilization:g} of peak FLOP/s (1 = an upper bound)"),
             ("user speed", f"{c.user_tokens_per_s:g} tokens/s per concurrent user"),

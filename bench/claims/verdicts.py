@@ -30,7 +30,7 @@ from bench.claims.projections import (
 )
 from bench.claims.reach import ROUTE_FACTORS as ROUTE_FACTORS
 from bench.claims.reach import ReachCase as ReachCase
-from bench.claims.reach import ReachStudy, claims_reach, reach_row
+from bench.claims.reach import ReachStudy, claims_reach, reach_rows
 from bench.claims.reach import fibre_km_per_ms as fibre_km_per_ms
 from bench.claims.reach import reach_study as reach_study
 from bench.claims.registry import (
@@ -410,9 +410,9 @@ class ClaimsReport:
     fractions: tuple[Fraction, ...] = ()
 
 
-EVALUATORS: dict[str, Callable[[Entry, Context], Row]] = {
+EVALUATORS: dict[str, Callable[[Entry, Context], Row | list[Row]]] = {
     "none": _not_measurable,
-    "reach": reach_row,
+    "reach": reach_rows,
     "capacity": _capacity_row,
     "remote_speed": _remote_row,
     "ceiling": _ceiling_row,
@@ -420,7 +420,12 @@ EVALUATORS: dict[str, Callable[[Entry, Context], Row]] = {
 
 
 def rows(ctx: Context) -> list[Row]:
-    return [EVALUATORS[e.test](e, ctx) for e in (*ctx.reg.claims, *ctx.reg.figures)]
+    """One row per entry; the reach claim gives two (physics, measured)."""
+    out: list[Row] = []
+    for e in (*ctx.reg.claims, *ctx.reg.figures):
+        found = EVALUATORS[e.test](e, ctx)
+        out.extend(found if isinstance(found, list) else [found])
+    return out
 
 
 def build(

@@ -85,7 +85,7 @@ def test_claims_table_from_a_real_stored_run(stored_run, calibration):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     rows = {r["id"]: r for r in report["rows"]}
-    assert len(rows) == 13 + 39
+    assert len(rows) == 13 + 1 + 39  # the reach claim gives a physics and a measured row
     reach = rows["groq-riyadh-latency"]
     assert reach["verdict"] in ("supported", "partly supported", "contradicted")
     assert reach["ratio"] > 0 and "route factor 1.5" in reach["evidence"]
@@ -199,11 +199,14 @@ load = {{ scenario = "concurrency", concurrency = 1, requests = 6, warmup_reques
     report = json.loads(result.output)
     rows = {r["id"]: r for r in report["rows"]}
     reach = rows["groq-riyadh-latency"]
-    # the verdict is physics only (the synthetic server is not Groq's) ...
-    assert "server 0 ms (physics only" in reach["evidence"]
-    assert "within 6,667 km" in reach["measured"]
-    # ... and the synthetic server's own queue + prompt time (20 ms) is shown coming off it
-    assert "with 20 ms server time (synthetic server-side time, run" in reach["note"]
+    # the physics row is propagation only ...
+    assert "server 0 ms (propagation only)" in reach["evidence"]
+    assert "within 6,667 km" in reach["measured"] and reach["evidence_type"] == "physics"
+    # ... the measured row waits for Groq (the synthetic server is not Groq's) and shows the
+    # synthetic server's own queue + prompt time (20 ms) coming off the budget
+    measured = rows["groq-riyadh-latency:measured"]
+    assert measured["verdict"] == "not yet measured"
+    assert "with 20 ms server time (synthetic server-side time, run" in measured["note"]
     cases = report["reach"]["cases"]
     served = [c for c in cases if c["server_origin"].startswith("synthetic server-side time")]
     assert len(served) == 6 and all(c["budget"]["server_ms"] == pytest.approx(20) for c in served)

@@ -495,27 +495,63 @@ def test_decoder_cases_at_llama_shapes_become_projections(reg):
     assert evidence.layer_timing(record, other) is None
 
 
-def test_reach_verdict_subtracts_only_groqs_own_server_time(reg):
+def _hand_gazetteer(home: float):
     from bench.claims import geo
 
     places = [
         geo.City("Riyadh", "SA", 24.69, 46.72, 5e6),
+        geo.City("Dammam", "SA", 26.43, 50.10, 1e6),
         geo.City("Far", "XX", 24.69, 46.72 + 50.0, 1e6),  # ~5,000 km east
     ]
-    gaz = geo.scale_to_countries(places, {"SA": 4e9, "XX": 1e9}, "hand-made")
+    far_km = float(geo.haversine_km(24.69, 46.72, 24.69, 96.72))
+    return geo.scale_to_countries(places, {"SA": home, "XX": 1e9}, "hand-made"), far_km
+
+
+def _reach_rows(reg, evidence, gaz):
+    report = verdicts.build(reg, evidence, gaz)
+    return report, {r.id: r for r in report.rows}
+
+
+def test_reach_gives_a_physics_row_and_a_measured_row(reg):
+    gaz, far_km = _hand_gazetteer(3.9e9)
     groq = RemoteObservation(
         "groq", "groq", "llama-3.1-8b-instant", 0.3, 500.0, 0.04, "g1", "c", "x"
     )
     synth = RemoteObservation("synthetic", "synthetic", "s", 0.02, 100.0, 0.02, "s1", "c", "y")
-    report = verdicts.build(reg, Evidence(remote=(synth, groq)), gaz)
-    row = {r.id: r for r in report.rows}["groq-riyadh-latency"]
-    assert "server 40 ms (groq server-side time, run g1)" in row.evidence
-    # (100 - 40) / 2 x 200 / 1.5 = 4,000 km: Riyadh's 4 billion, not the 1 billion further out
-    assert row.measured == "4.00 billion within 4,000 km" and row.verdict == "supported"
-    # 20 ms instead: (100 - 20) / 2 x 200 / 1.5 = 5,333 km, which takes in "Far" too
-    assert "with 20 ms server time (synthetic server-side time, run s1): 5.00 billion" in row.note
+    report, rows = _reach_rows(reg, Evidence(remote=(synth, groq)), gaz)
+    physics, measured = rows["groq-riyadh-latency"], rows["groq-riyadh-latency:measured"]
+    # propagation only: 100 / 2 x 200 / 1.5 = 6,667 km takes in "Far": 4.9 billion >= 4
+    assert (physics.evidence_type, physics.verdict) == ("physics", "supported")
+    assert physics.measured == "4.90 billion within 6,667 km"
+    assert "server 0 ms (propagation only)" in physics.evidence
+    # 4 billion need "Far": 2 x far_km / 200 ms at route factor 1, so the flip is at 100 / that
+    assert physics.flips == (
+        f"holds for route factor <= {100 / (2 * far_km / 200):.3g} (round trip, no server time)"
+    )
+    # Groq's own 40 ms off the budget: (100 - 40) / 2 x 200 / 1.5 = 4,000 km: 3.9 billion < 4
+    assert measured.evidence_type == "measured" and measured.verdict == "partly supported"
+    assert measured.measured == "3.90 billion within 4,000 km"
+    assert "server 40 ms (groq server-side time, run g1)" in measured.evidence
+    assert measured.flips.startswith(f"holds for route factor <= {60 / (2 * far_km / 200):.3g}")
+    assert "with 20 ms server time (synthetic server-side time, run s1): 4.90 billion" in (
+        measured.note
+    )
+    assert "bound 'at least': supported only at ratio >= 1" in physics.note
     origins = {c.server_origin for c in report.reach.cases}
-    assert origins == {"", "synthetic server-side time, run s1"}
-    report = verdicts.build(reg, Evidence(remote=(synth,)), gaz)
-    row = {r.id: r for r in report.rows}["groq-riyadh-latency"]
-    assert "server 0 ms (physics only" in row.evidence and "5.00 billion" in row.measured
+    assert origins == {"", "synthetic server-side time, run s1", "groq server-side time, run g1"}
+
+
+def test_reach_rows_without_a_groq_run(reg):
+    gaz, _ = _hand_gazetteer(6e9)  # Riyadh alone holds 5 billion here
+    synth = RemoteObservation("synthetic", "synthetic", "s", 0.02, 100.0, 0.02, "s1", "c", "y")
+    _, rows = _reach_rows(reg, Evidence(remote=(synth,)), gaz)
+    physics, measured = rows["groq-riyadh-latency"], rows["groq-riyadh-latency:measured"]
+    assert "7.00 billion" in physics.measured and physics.verdict == "supported"
+    assert "holds at any route factor" in physics.flips
+    assert "from Dammam: 7.00 billion" in physics.note
+    assert measured.verdict == "not yet measured" and measured.command.startswith("GROQ_API_KEY=")
+    # the physics row never switches: a Groq run changes only the measured row
+    groq = RemoteObservation("groq", "groq", "m", 0.3, 500.0, 0.09, "g1", "c", "x")
+    _, with_groq = _reach_rows(reg, Evidence(remote=(synth, groq)), gaz)
+    assert with_groq["groq-riyadh-latency"] == physics
+    assert with_groq["groq-riyadh-latency:measured"].verdict == "supported"
