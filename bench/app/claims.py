@@ -134,10 +134,11 @@ def _assumptions(reg: Any, o: Mapping[str, Any]) -> Any:
         round_trip=o["round_trip"],
         fibre_km_per_ms=o["fibre_km_per_ms"] or fibre_km_per_ms(reg),
         route_factor=o["route_factor"],
+        last_mile_ms=o["last_mile_ms"],
     )
     capacity = CapacityAssumptions(
         o["model"], o["bytes_per_param"], o["utilization"], o["user_speed"], o["gpu"],
-        o["cerebras_systems"],
+        o["cerebras_systems"], o["context_tokens"],
     )  # fmt: skip
     return Assumptions(o["site"], budget, capacity)
 

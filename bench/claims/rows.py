@@ -21,6 +21,13 @@ from bench.claims.registry import (
 )
 
 EvidenceType = Literal["measured", "physics", "vendor figure", "derived", "none"]
+# The kind of evidence each test draws on; a row never mixes two.
+EVIDENCE_OF_TEST: dict[str, EvidenceType] = {
+    "reach": "physics",
+    "capacity": "derived",
+    "remote_speed": "measured",
+    "ceiling": "measured",
+}
 
 
 @dataclass(frozen=True)
@@ -67,11 +74,21 @@ class Assumptions:
             ("fibre speed", f"{b.fibre_km_per_ms:g} km/ms (registry 'fibre-propagation')"),
             ("route factor", f"{b.route_factor:g} x the great-circle distance"),
             ("last mile", f"{b.last_mile_ms:g} ms of the budget for the access network"),
-            ("capacity model", f"{c.model}, {c.bytes_per_param:g} bytes per parameter"),
+            (
+                "capacity model",
+                f"{c.model}, {c.bytes_per_param:g} bytes per parameter and per KV"
+                " value (an assumption: only Cerebras states its serving precision)",
+            ),
             ("utilization", f"{c.utilization:g} of peak FLOP/s (1 = an upper bound)"),
             ("user speed", f"{c.user_tokens_per_s:g} tokens/s per concurrent user"),
             ("Grenoble GPU", f"{c.gpu_device} (the article does not name the model)"),
-            ("Cerebras systems", f"{c.cerebras_systems} (the article gives no count)"),
+            (
+                "Cerebras systems",
+                f"{c.cerebras_systems:,} (the article gives a cost only; the"
+                " cluster is publicly described as 9 x 64 systems, modelled as WSE-3 though the"
+                " first were CS-2)",
+            ),
+            ("context", f"{c.context_tokens:,} tokens of KV cache per concurrent user"),
         ]
 
 
@@ -102,6 +119,7 @@ def make_row(e: Entry, verdict: Verdict, **changes: Any) -> Row:
     row = Row(
         e.id, e.kind, e.source, e.date, claim, e.stated(), "-", None, verdict, "", "", note,
         quote_fr=e.quote_fr, claimed_value=e.si(), unit=e.unit,
+        evidence_type=EVIDENCE_OF_TEST.get(e.test, "none"),
     )  # fmt: skip
     return dataclasses.replace(row, **changes)
 

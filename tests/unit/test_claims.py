@@ -392,7 +392,16 @@ def test_rows_without_evidence_say_what_would_measure_them(reg):
     assert "on a NVIDIA H100 SXM" in rows["h100-sxm-bf16-dense"].command
     assert rows["groq-riyadh-latency"].verdict == "not yet measured"  # no gazetteer given
     assert rows["groq-riyadh-lpus"].verdict == claims.NOT_TESTABLE
-    assert "compute ceiling" in rows["groq-riyadh-lpus"].measured
+    lpus = rows["groq-riyadh-lpus"]
+    # 614 LPUs hold the weights alone; with an 8K-token KV cache a copy takes 626: 28 copies
+    assert lpus.measured == (
+        "derived: 28-1,489 concurrent users at 50 tokens/s (llama-3.1-70b, 8,192-token context;"
+        " limited by memory)"
+    )
+    assert (
+        "614 x 230 MB hold the 141.1 GB of weights alone, leaving 112.6 MB: no room for one"
+        " user's 2.684 GB KV cache; 626 per copy with one"
+    ) in lpus.note
 
 
 def test_remote_rows_compare_measured_speed_with_the_published_one(reg):
@@ -439,7 +448,9 @@ def test_historical_figures_and_fp8_say_why_they_cannot_be_measured(reg):
 def test_the_wse3_peak_is_never_a_dense_fp16_peak(reg):
     peak = reg.figure("cerebras-wse-3-peak")
     assert (peak.precision, peak.sparsity) == ("not stated", "not stated")
-    figures = verdicts.device_figures(reg, "cerebras-wse-3", "llama-3.1-70b", Evidence())
+    from bench.claims.fleet import device_figures
+
+    figures = device_figures(reg, "cerebras-wse-3", "llama-3.1-70b", Evidence())
     assert figures.peak_flops == 0.0 and figures.peak_origin == ""
 
 
@@ -555,3 +566,64 @@ def test_reach_rows_without_a_groq_run(reg):
     _, with_groq = _reach_rows(reg, Evidence(remote=(synth, groq)), gaz)
     assert with_groq["groq-riyadh-latency"] == physics
     assert with_groq["groq-riyadh-latency:measured"].verdict == "supported"
+
+
+def _capacities(reg, evidence=None, **assume):
+    from bench.claims.projections import CapacityAssumptions
+    from bench.claims.rows import Assumptions
+
+    a = Assumptions(capacity=CapacityAssumptions(**assume))
+    report = verdicts.build(reg, evidence or Evidence(), None, a)
+    return {c.label: c for c in report.capacities}, report
+
+
+def test_capacity_is_a_bounded_range_with_its_limit_named(reg):
+    caps, _ = _capacities(reg)
+    kv = 2 * 80 * 8 * 128 * 2 * 8192  # K and V, 80 layers, 8 kv heads of 128, 16-bit, 8K tokens
+    lpu = caps["groq-riyadh-lpus"]
+    assert lpu.kv_bytes_per_user == kv and lpu.weights_only_devices == 614
+    assert (lpu.devices_per_replica, lpu.replicas) == (626, 28)
+    assert lpu.users_low == 28 and lpu.limited_by == "memory"
+    assert lpu.users_high == (18000 * 230e6 - lpu.model_bytes) // kv == 1489
+    gpus = caps["oreus-grenoble-gpus"]  # 8,500 H100 SXM: bandwidth binds before memory
+    assert (gpus.users_low, gpus.limited_by) == (4250, "bandwidth")
+    assert gpus.users_high == (8500 * 3.35e12 / 50 - gpus.model_bytes) // kv
+    cluster = caps["g42-cerebras-cluster"]  # 9 x 64 systems, as publicly described
+    assert cluster.count == 576 and (cluster.devices_per_replica, cluster.replicas) == (4, 144)
+    assert cluster.limited_by == "memory"  # no compute limit: 'peak AI' is no dense 16-bit peak
+    assert {x.name: x.users is None for x in cluster.limits}["compute"]
+    for c in caps.values():  # every printed range is bounded, low <= high
+        assert c.users_low is not None and c.users_high is not None
+        assert 0 < c.users_low <= c.users_high < 100 * c.users_low  # not 3,000x apart
+
+
+def test_a_single_wse3_cannot_hold_the_model_and_gives_no_user_count(reg):
+    caps, report = _capacities(reg, cerebras_systems=1)
+    one = caps["g42-cerebras-cluster"]
+    assert one.users_low is None and one.users_high is None and one.replicas == 0
+    assert one.why_none.startswith("1 x Cerebras WSE-3 hold 44 GB: not the 141.1 GB")
+    # the 8B model fits one wafer: then there is a count
+    caps, _ = _capacities(reg, cerebras_systems=1, model="llama-3.1-8b")
+    assert caps["g42-cerebras-cluster"].users_low == 1
+
+
+def test_fleets_are_compared_like_with_like(reg):
+    fp32 = Ceiling("numpy", "AMD EPYC", "matrix", "float32", 1e12, "gemm", "cal", "g")
+    copy = Ceiling("numpy", "AMD EPYC", "memory", "", 20e9, "copy", "cal", "c")
+    _, report = _capacities(reg, Evidence(ceilings=(fp32, copy)))
+    on = {(label, q.workload) for label, q in report.equivalences}
+    # fp16 peaks never against an fp32 GEMM; on-chip SRAM never against a DRAM copy
+    assert not any(w == "gemm peak" for _, w in on)
+    assert ("groq-riyadh-lpus", "memory bandwidth") not in on
+    assert ("g42-cerebras-cluster", "memory bandwidth") not in on
+    assert ("oreus-grenoble-gpus", "memory bandwidth") in on  # HBM against DRAM: both off-chip
+    assert "groq-riyadh-lpus: on-chip SRAM bandwidth not compared with a DRAM/HBM copy" in (
+        report.unmatched
+    )
+    assert "groq-riyadh-lpus: fp16 peak not compared with float32 GEMM" in report.unmatched
+    fp16 = Ceiling("cupy", "NVIDIA H100 80GB HBM3", "matrix", "float16", 7e14, "gemm", "c", "g")
+    _, report = _capacities(reg, Evidence(ceilings=(fp16,)))
+    assert {label for label, q in report.equivalences if q.workload == "gemm peak"} == {
+        "groq-riyadh-lpus",
+        "oreus-grenoble-gpus",
+    }
