@@ -186,13 +186,17 @@ def _assumption_flags(fn: Any) -> Any:
     help="Write the report to this file.",
 )
 @click.option("--check", is_flag=True, help="Only validate the registry and list its entries.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @_assumption_flags
 def claims_cmd(
     results: tuple[Path, ...], registry_path: Path | None, calibrations: tuple[Path, ...],
-    results_dir: Path, out_format: str, output: Path | None, check: bool, **assume: Any,
+    results_dir: Path, out_format: str, output: Path | None, check: bool, as_json: bool,
+    **assume: Any,
 ) -> None:  # fmt: skip
     """Hold the vendor claims in configs/claims.toml against stored RESULTS."""
     from bench.app import claims
+
+    out_format = "json" if as_json else out_format
 
     if check:
         reg = claims.claims_registry(registry_path)

@@ -161,8 +161,14 @@ def reach_sections(study: ReachStudy | None) -> list[Section]:
     way = f"{'round trip' if b.round_trip else 'one way'}, route factor {b.route_factor:g}"
     notes = [study.note]
     if study.needed_ms is not None:
-        needed = f"{study.needed_ms:.0f} ms ({way})"
+        needed = f"{study.needed_ms:.1f} ms ({way})"
         notes.append(f"budget needed for {fmt(study.claimed)} people: {needed}")
+    if study.max_route_factor is not None:
+        notes.append(
+            f"at {b.budget_ms:g} ms with no server time, {fmt(study.claimed)} people are reached"
+            f" up to route factor {study.max_route_factor:.3g}; the claim says 'at least', so"
+            " below that many it is not supported"
+        )
     curve_title = f"reach curve ({way})"
     return [
         Section(title, head, cases, tuple(notes)),

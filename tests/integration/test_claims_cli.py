@@ -125,6 +125,26 @@ def test_claims_markdown_file_and_terminal(stored_run, calibration, tmp_path):
     assert result.exit_code == 0 and "claims in the articles" in result.output
 
 
+def test_claims_json_carries_raw_values(stored_run):
+    result = CliRunner().invoke(main, ["claims", str(stored_run), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in json.loads(result.output)["rows"]}
+    reach = rows["groq-riyadh-latency"]
+    assert (reach["claimed_value"], reach["unit"], reach["evidence_type"]) == (
+        4e9,
+        "people",
+        "physics",
+    )
+    assert reach["measured_value"] == pytest.approx(5.157e9, rel=1e-3)
+    assert reach["flips"] == "holds for route factor <= 1.93 (round trip, no server time)"
+    # at route factor 2.0, 3.83 billion do not support "at least 4 billion"
+    result = CliRunner().invoke(main, ["claims", str(stored_run), "--json", "--route-factor", "2"])
+    reach = {r["id"]: r for r in json.loads(result.output)["rows"]}["groq-riyadh-latency"]
+    assert reach["verdict"] == "partly supported" and reach["ratio"] == pytest.approx(
+        0.957, abs=1e-3
+    )
+
+
 def test_claims_picks_the_newest_files_and_validates(stored_run, calibration):
     result = CliRunner().invoke(
         main, ["claims", "--results-dir", str(stored_run.parent), "--format", "json"]

@@ -552,6 +552,20 @@ def test_reach_gives_a_physics_row_and_a_measured_row(reg):
     assert origins == {"", "synthetic server-side time, run s1", "groq server-side time, run g1"}
 
 
+def test_the_physics_row_fails_when_the_route_is_longer(reg):
+    from bench.claims import geo
+    from bench.claims.rows import Assumptions
+
+    gaz, far_km = _hand_gazetteer(3.9e9)
+    budget = geo.LatencyBudget(100.0, True, geo.FIBRE_KM_PER_MS, 2.0)
+    report = verdicts.build(reg, Evidence(), gaz, Assumptions(budget=budget))
+    physics = {r.id: r for r in report.rows}["groq-riyadh-latency"]
+    # 100 / 2 x 200 / 2 = 5,000 km stops short of "Far" (~5,050 km): 3.9 billion < 4
+    assert far_km > 5000 and physics.measured == "3.90 billion within 5,000 km"
+    assert physics.verdict == "partly supported" and physics.ratio == pytest.approx(3.9 / 4)
+    assert physics.flips.startswith(f"holds for route factor <= {100 / (2 * far_km / 200):.3g}")
+
+
 def test_reach_rows_without_a_groq_run(reg):
     gaz, _ = _hand_gazetteer(6e9)  # Riyadh alone holds 5 billion here
     synth = RemoteObservation("synthetic", "synthetic", "s", 0.02, 100.0, 0.02, "s1", "c", "y")
