@@ -217,6 +217,8 @@ def claims_cmd(
         click.echo(text)
     else:
         print_sections(text)
+        how = "as named" if results or calibrations else f"the newest in {results_dir}"
+        note(f"read ({how}): {', '.join(map(str, done.paths)) or 'no runs'}")
 
 
 def _render(report: Any, out_format: str) -> Any:
