@@ -165,9 +165,9 @@ def reach_sections(study: ReachStudy | None) -> list[Section]:
         notes.append(f"budget needed for {fmt(study.claimed)} people: {needed}")
     if study.max_route_factor is not None:
         notes.append(
-            f"at {b.budget_ms:g} ms with no server time, {fmt(study.claimed)} people are reached"
-            f" up to route factor {study.max_route_factor:.3g}; the claim says 'at least', so"
-            " below that many it is not supported"
+            f"at {first.budget.budget_ms:g} ms ({way.split(',')[0]}, no server time),"
+            f" {fmt(study.claimed)} people are reached up to route factor"
+            f" {study.max_route_factor:.3g}; beyond it 'at least {fmt(study.claimed)}' does not hold"
         )
     curve_title = f"reach curve ({way})"
     return [

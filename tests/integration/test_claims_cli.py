@@ -119,6 +119,9 @@ def test_claims_markdown_file_and_terminal(stored_run, calibration, tmp_path):
     assert text.startswith("# Vendor claims against measurements")
     assert "| groq-riyadh-latency | 000_edee8b206248089c.txt |" in text
     assert "## decoder projection" in text and "## capacity projections" in text
+    assert "| groq-riyadh-latency:measured | 000_edee8b206248089c.txt |" in text
+    assert "reached up to route factor 1.93; beyond it 'at least 4 billion' does not hold" in text
+    assert "« la possibilité d’atteindre une population de 4 milliards" in text
     result = CliRunner().invoke(
         main, ["claims", str(stored_run), "--calibration", str(calibration)]
     )
