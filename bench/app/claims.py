@@ -121,7 +121,11 @@ def reach(req: ReachRequest) -> Any:
     base = geo.LatencyBudget(req.budget_ms, req.round_trip, fibre, middle, req.server_ms)
     gaz = geo.from_geonames()
     combos = [(req.round_trip, f) for f in factors]
-    return verdicts.reach_study(gaz, _reach_site(gaz, req), base, claimed, reg.policy, combos)
+    bound, tolerance = (claim.bound, claim.tolerance) if claim else ("at_least", None)
+    site = _reach_site(gaz, req)
+    return verdicts.reach_study(
+        gaz, site, base, claimed, reg.policy, combos, bound=bound, tolerance=tolerance
+    )
 
 
 def _assumptions(reg: Any, o: Mapping[str, Any]) -> Any:
@@ -134,10 +138,11 @@ def _assumptions(reg: Any, o: Mapping[str, Any]) -> Any:
         round_trip=o["round_trip"],
         fibre_km_per_ms=o["fibre_km_per_ms"] or fibre_km_per_ms(reg),
         route_factor=o["route_factor"],
+        last_mile_ms=o["last_mile_ms"],
     )
     capacity = CapacityAssumptions(
         o["model"], o["bytes_per_param"], o["utilization"], o["user_speed"], o["gpu"],
-        o["cerebras_systems"],
+        o["cerebras_systems"], o["context_tokens"],
     )  # fmt: skip
     return Assumptions(o["site"], budget, capacity)
 

@@ -141,9 +141,10 @@ class LatencyBudget:
     fibre_km_per_ms: float = FIBRE_KM_PER_MS
     route_factor: float = 1.0  # fibre path length / great-circle distance
     server_ms: float = 0.0  # measured server-side time spent inside the budget
+    last_mile_ms: float = 0.0  # access network (DSL, cable, mobile) allowance, an assumption
 
     def network_ms(self) -> float:
-        return max(self.budget_ms - self.server_ms, 0.0)
+        return max(self.budget_ms - self.server_ms - self.last_mile_ms, 0.0)
 
     def one_way_ms(self) -> float:
         return self.network_ms() / (2.0 if self.round_trip else 1.0)
@@ -203,4 +204,4 @@ def budget_for_population(
     if k >= len(order):
         return None
     one_way_ms = float(d[order][k]) * budget.route_factor / budget.fibre_km_per_ms
-    return one_way_ms * (2.0 if budget.round_trip else 1.0) + budget.server_ms
+    return one_way_ms * (2.0 if budget.round_trip else 1.0) + budget.server_ms + budget.last_mile_ms

@@ -137,11 +137,14 @@ class CapacityAssumptions:
     """Every number a capacity projection rests on that no source states; all are printed."""
 
     model: str = "llama-3.1-70b"
-    bytes_per_param: float = 2.0  # 16-bit weights, as Cerebras's published speeds state
+    bytes_per_param: float = 2.0  # 16-bit weights and KV cache: an assumption for every fleet
     utilization: float = 1.0  # share of peak FLOP/s sustained: 1.0 makes an upper bound
     user_tokens_per_s: float = 50.0  # the output speed one concurrent user is served at
     gpu_device: str = "h100-sxm"  # the Grenoble GPU model is undisclosed
-    cerebras_systems: int = 1  # the G42 article gives a cost, not a system count
+    # The G42 article gives a cost, not a count; the cluster is publicly described as nine
+    # Condor Galaxy supercomputers of 64 systems each (Cerebras and G42, July 2023).
+    cerebras_systems: int = 9 * 64
+    context_tokens: int = 8192  # KV cache held per concurrent user (prompt + output)
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,17 @@ class DeviceFigures:
     bandwidth_origin: str = ""
     stream_tokens_per_s: float | None = None  # one stream's output speed, published or measured
     stream_origin: str = ""
+    peak_precision: str = ""  # of peak_flops, as the datasheet states it
+    bandwidth_tier: str = "off-chip DRAM/HBM"  # or "on-chip SRAM": compared within a tier only
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One bound on concurrent users: 'memory', 'compute' or 'bandwidth'; None when unknown."""
+
+    name: str
+    users: float | None
+    basis: str
 
 
 @dataclass(frozen=True)
@@ -174,6 +188,13 @@ class Capacity:
     replicas: int | None
     floor_tokens_per_s: float | None
     floor_basis: str
+    kv_bytes_per_user: float = 0.0
+    weights_only_devices: int | None = None  # devices the weights alone fill
+    limits: tuple[Limit, ...] = ()
+    users_low: float | None = None  # every copy serving one stream (batch 1)
+    users_high: float | None = None  # the tightest of the limits
+    limited_by: str = ""
+    why_none: str = ""  # why no user count exists (the hardware cannot hold the model)
 
 
 def compute_tokens_per_s(flops: float, parameters: int, utilization: float) -> float:
@@ -181,12 +202,25 @@ def compute_tokens_per_s(flops: float, parameters: int, utilization: float) -> f
     return flops * utilization / (2.0 * parameters)
 
 
-def replica_layout(count: int, memory_bytes: float | None, model_bytes: float) -> tuple[int, int]:
-    """(devices per replica, replicas) when the weights must fit in device memory."""
+def replica_layout(
+    count: int, memory_bytes: float | None, model_bytes: float, kv_bytes: float = 0.0
+) -> tuple[int, int]:
+    """(devices per replica, replicas) when the weights, plus `kv_bytes` of KV cache for one
+    user, must fit in device memory."""
     if not memory_bytes:
         return 0, 0
-    per = max(1, math.ceil(model_bytes / memory_bytes))
+    per = max(1, math.ceil((model_bytes + kv_bytes) / memory_bytes))
     return per, count // per
+
+
+def kv_bytes_per_token(shape: ModelShape, bytes_per_value: float) -> float:
+    """K and V for every layer: 2 x layers x kv heads x head dim values per token."""
+    return 2 * shape.layers * shape.n_kv_heads * (shape.d_model // shape.n_heads) * bytes_per_value
+
+
+def _users_left(total_bytes: float, model_bytes: float, kv_per_user: float) -> float:
+    """Users whose KV cache fits once one copy of the weights is held (never below 0)."""
+    return max(0.0, (total_bytes - model_bytes) // kv_per_user)
 
 
 def _floor(
@@ -214,8 +248,11 @@ def capacity(label: str, count: int, dev: DeviceFigures, a: CapacityAssumptions)
     model_bytes = params * a.bytes_per_param
     aggregate = count * dev.peak_flops
     ceiling = compute_tokens_per_s(aggregate, params, a.utilization)
-    per, replicas = replica_layout(count, dev.memory_bytes, model_bytes)
+    kv = kv_bytes_per_token(shape, a.bytes_per_param) * a.context_tokens
+    per, replicas = replica_layout(count, dev.memory_bytes, model_bytes, kv)
     floor, basis = _floor(dev, per, replicas, model_bytes)
+    limits = user_limits(count, dev, a, params, model_bytes, kv)
+    low, high, limited_by, why = user_range(count, dev, a, model_bytes, replicas, limits)
     return Capacity(
         label=label,
         count=count,
@@ -230,7 +267,72 @@ def capacity(label: str, count: int, dev: DeviceFigures, a: CapacityAssumptions)
         replicas=replicas if dev.memory_bytes else None,
         floor_tokens_per_s=floor,
         floor_basis=basis,
+        kv_bytes_per_user=kv,
+        weights_only_devices=math.ceil(model_bytes / dev.memory_bytes)
+        if dev.memory_bytes
+        else None,
+        limits=limits,
+        users_low=low,
+        users_high=high,
+        limited_by=limited_by,
+        why_none=why,
     )
+
+
+def user_limits(
+    count: int, dev: DeviceFigures, a: CapacityAssumptions, params: int, model_bytes: float,
+    kv: float,
+) -> tuple[Limit, ...]:  # fmt: skip
+    """Concurrent users at the user speed, bounded by memory, compute and bandwidth in turn."""
+    ctx = f"{a.context_tokens:,}-token context, {kv / 1e9:.3g} GB of KV cache per user"
+    memory = Limit("memory", None, f"{dev.name}: no memory figure")
+    if dev.memory_bytes:
+        total = count * dev.memory_bytes
+        memory = Limit(
+            "memory",
+            _users_left(total, model_bytes, kv),
+            f"(memory - weights) / KV per user; {ctx}",
+        )
+    compute = Limit("compute", None, "no dense 16-bit peak stated for the device")
+    if dev.peak_flops:
+        tps = compute_tokens_per_s(count * dev.peak_flops, params, a.utilization)
+        compute = Limit(
+            "compute",
+            tps / a.user_tokens_per_s,
+            f"{count:,} x {dev.peak_origin} x utilization {a.utilization:g} / (2 x parameters)",
+        )
+    bandwidth = Limit("bandwidth", None, f"{dev.name}: no bandwidth figure")
+    if dev.bandwidth_per_s:
+        # each decode step reads the weights once and every user's KV cache: users x speed x
+        # (weights + users x KV) <= fleet bandwidth, with perfect parallelism
+        fleet = count * dev.bandwidth_per_s
+        users = _users_left(fleet / a.user_tokens_per_s, model_bytes, kv)
+        bandwidth = Limit(
+            "bandwidth",
+            users,
+            f"(fleet bandwidth / user speed - weights) / KV per user ({dev.bandwidth_origin})",
+        )
+    return (memory, compute, bandwidth)
+
+
+def user_range(
+    count: int, dev: DeviceFigures, a: CapacityAssumptions, model_bytes: float, replicas: int,
+    limits: tuple[Limit, ...],
+) -> tuple[float | None, float | None, str, str]:  # fmt: skip
+    """(lowest, highest users, the limit that sets the highest, why there is no count)."""
+    if dev.memory_bytes and not replicas:
+        held = count * dev.memory_bytes
+        return None, None, "memory", (
+            f"{count:,} x {dev.name} hold {held / 1e9:,.4g} GB: not the {model_bytes / 1e9:,.4g} GB"
+            f" of {a.model}'s weights plus one user's KV cache"
+        )  # fmt: skip
+    known = [x for x in limits if x.users is not None]
+    if not known:
+        return None, None, "", "no memory, compute or bandwidth figure for the device"
+    tight = min(known, key=lambda x: x.users or 0.0)
+    low = float(replicas) if replicas else None
+    high = tight.users
+    return (min(low, high) if low is not None and high is not None else low), high, tight.name, ""
 
 
 @dataclass(frozen=True)

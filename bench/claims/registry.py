@@ -9,6 +9,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from bench.claims.bounds import LOWER_IS_BETTER as LOWER_IS_BETTER
+from bench.claims.bounds import NOT_TESTABLE as NOT_TESTABLE
+from bench.claims.bounds import VERDICTS as VERDICTS
+from bench.claims.bounds import Verdict as Verdict
+from bench.claims.bounds import VerdictPolicy as VerdictPolicy
+from bench.claims.bounds import bound_words as bound_words
+from bench.claims.bounds import bounded_verdict as bounded_verdict
+from bench.claims.bounds import ratio as ratio
+from bench.claims.bounds import threshold as threshold
+from bench.claims.bounds import verdict_for as verdict_for
 from bench.claims.ceilings import Ceiling
 from bench.core.config import parse_toml, read_text
 from bench.core.errors import ConfigError
@@ -61,29 +71,30 @@ UNIT_FACTOR: Mapping[str, float] = MappingProxyType(
         "none": 1.0,
     }
 )
-LOWER_IS_BETTER = frozenset({"ttft"})
 TESTS = ("reach", "capacity", "remote_speed", "ceiling", "none")
 BOUNDS = ("exact", "about", "at_least", "at_most", "range")
 Kind = Literal["claim", "figure", "device"]
-Verdict = Literal[
-    "supported", "partly supported", "contradicted", "not measurable", "not yet measured"
-]
-VERDICTS: tuple[Verdict, ...] = (
-    "supported",
-    "partly supported",
-    "contradicted",
-    "not measurable",
-    "not yet measured",
+# The only metrics each kind of evidence can hold to account: a verdict is never borrowed from
+# evidence of another kind (token speed says nothing of an investment or a forecast).
+TESTABLE_METRICS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "reach": frozenset({"population_within_latency"}),
+        "capacity": frozenset({"device_count"}),
+        "remote_speed": frozenset({"output_speed", "ttft"}),
+        "ceiling": frozenset({"matrix_throughput", "memory_bandwidth"}),
+        "none": frozenset(METRICS),
+    }
 )
 QUOTE_JOIN = " … "
 _DATE = re.compile(r"^(\d{4}(-\d{2}(-\d{2})?)?|n/a)$")
 
 _COMMON = {"id", "source", "metric", "value", "value_max", "unit", "bound", "date", "date_basis"}
 _COMMON |= {"test", "test_note", "reason", "note", "conditions", "vendor", "device", "compare_to"}
+_COMMON |= {"tolerance"}
 KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "claim": frozenset(_COMMON | {"quote_fr", "quote_en"}),
-        "figure": frozenset(_COMMON | {"precision", "sparsity", "model"}),
+        "figure": frozenset(_COMMON | {"precision", "sparsity", "model", "historical"}),
         "device": frozenset({"id", "name", "match"}),
     }
 )
@@ -123,6 +134,8 @@ class Entry:
     precision: str = ""
     sparsity: str = ""
     compare_to: tuple[str, ...] = ()
+    tolerance: float | None = None  # relative band of an 'about' bound, as the entry states it
+    historical: str = ""  # why the figure can no longer be measured (a retired model, ...)
     conditions: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -142,7 +155,8 @@ class Entry:
         if self.value_max is not None:
             text = f"{_num(self.value)}-{_num(self.value_max)} {self.unit}"
         prefix = {"at_least": ">= ", "at_most": "<= ", "about": "~"}.get(self.bound, "")
-        return prefix + text
+        band = f" (±{self.tolerance:.0%})" if self.tolerance is not None else ""
+        return prefix + text + band
 
 
 @dataclass(frozen=True)
@@ -153,16 +167,14 @@ class Device:
     line: int
 
     def matches(self, label: str) -> bool:
-        low = label.lower()
-        return any(m.lower() in low for m in self.match)
+        """The full product name, exactly (case and spacing aside): 'H200' is not 'GH200'."""
+        name = _product(label)
+        return any(_product(m) == name for m in self.match)
 
 
-@dataclass(frozen=True)
-class VerdictPolicy:
-    """Ratio thresholds: >= supported_at supported, >= partly_at partly, below contradicted."""
-
-    supported_at: float = 0.9
-    partly_at: float = 0.5
+def _product(label: str) -> str:
+    words = label.lower().split()
+    return " ".join(words[1:] if words[:1] == ["nvidia"] else words)
 
 
 @dataclass(frozen=True)
@@ -303,6 +315,7 @@ _TEXT_FIELDS = (
     "model",
     "precision",
     "sparsity",
+    "historical",
 )
 
 
@@ -319,6 +332,11 @@ def _entry(c: _Checker, kind: Literal["claim", "figure"]) -> Entry:
         raise c.fail("test", "test = 'remote_speed' needs a 'vendor' (groq, cerebras, ...)")
     if c.text_of("vendor"):  # matched against the vendor ids the remote backends declare
         c.choice("vendor", VENDORS)
+    if metric not in TESTABLE_METRICS[test]:
+        known = ", ".join(sorted(TESTABLE_METRICS[test]))
+        raise c.fail(
+            "test", f"test '{test}' cannot hold metric '{metric}' to account (it tests: {known})"
+        )
     value = c.number("value")
     if value is None and metric != "qualitative" and kind == "claim":
         raise c.fail(None, f"missing 'value': metric '{metric}' needs a figure")
@@ -340,6 +358,7 @@ def _entry(c: _Checker, kind: Literal["claim", "figure"]) -> Entry:
         bound=c.choice("bound", BOUNDS, "about" if kind == "claim" else "exact"),
         conditions=MappingProxyType(dict(conditions)),
         compare_to=c.strings("compare_to"),
+        tolerance=c.number("tolerance"),
         **{k: c.text_of(k) for k in _TEXT_FIELDS if k in KEYS[kind]},
     )
 
@@ -367,11 +386,23 @@ def _cross_check(reg: Registry, text: str) -> None:
         if e.device and e.device not in device_ids:
             line = key_line(text, (e.line, _span_end(text, e.line)), "device")
             check_keys([e.device], device_ids, f"{reg.source}:{line}: {e.kind} '{e.id}'", "device")
+        _check_kind(reg, text, e, figure_ids)
         missing = [f for f in e.compare_to if f not in figure_ids]
         if missing:
             line = key_line(text, (e.line, _span_end(text, e.line)), "compare_to")
             raise ConfigError(
                 f"{reg.source}:{line}: {e.kind} '{e.id}': compare_to names no figure '{missing[0]}'"
+            )
+
+
+def _check_kind(reg: Registry, text: str, e: Entry, figure_ids: set[str]) -> None:
+    """A claim is held only to figures of a metric its own test can measure."""
+    for fid in e.compare_to:
+        if fid in figure_ids and reg.figure(fid).metric not in TESTABLE_METRICS[e.test]:
+            line = key_line(text, (e.line, _span_end(text, e.line)), "compare_to")
+            raise ConfigError(
+                f"{reg.source}:{line}: {e.kind} '{e.id}': compare_to '{fid}' measures"
+                f" '{reg.figure(fid).metric}', which test '{e.test}' cannot hold it to"
             )
 
 
@@ -422,27 +453,6 @@ def parse(text: str, source: str) -> Registry:
 
 def load(path: str | Path) -> Registry:
     return parse(read_text(path, "the claims registry"), str(path))
-
-
-# --- verdicts ---
-
-
-def ratio(claimed: float, measured: float, metric: str) -> float:
-    """How far the measurement reaches the claim: 1.0 means exactly as claimed."""
-    if metric in LOWER_IS_BETTER:
-        return claimed / measured if measured > 0 else 0.0
-    return measured / claimed if claimed > 0 else float("inf")
-
-
-def verdict_for(value: float, policy: VerdictPolicy) -> Verdict:
-    """supported / partly supported / contradicted from a ratio; NaN is a caller's bug."""
-    if value != value:
-        raise ValueError("a NaN ratio has no verdict")
-    if value >= policy.supported_at:
-        return "supported"
-    if value >= policy.partly_at:
-        return "partly supported"
-    return "contradicted"
 
 
 # Local dtypes and the datasheet precision that states their tensor throughput.

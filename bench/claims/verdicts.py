@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.claims import geo
@@ -19,21 +19,20 @@ from bench.claims.ceilings import (
     machine_peak,
 )
 from bench.claims.evidence import Evidence, RemoteObservation, reproduce_command, same_model
+from bench.claims.fleet import capacities, capacity_row, equivalences, unmatched
 from bench.claims.projections import (
     Capacity,
     DecoderProjection,
-    DeviceFigures,
     Equivalence,
-    capacity,
-    equivalence,
     project_decoder,
 )
 from bench.claims.reach import ROUTE_FACTORS as ROUTE_FACTORS
 from bench.claims.reach import ReachCase as ReachCase
-from bench.claims.reach import ReachStudy, claims_reach, reach_row
+from bench.claims.reach import ReachStudy, claims_reach, reach_rows
 from bench.claims.reach import fibre_km_per_ms as fibre_km_per_ms
 from bench.claims.reach import reach_study as reach_study
 from bench.claims.registry import (
+    NOT_TESTABLE,
     PRECISION_OF_DTYPE,
     Entry,
     Registry,
@@ -42,7 +41,7 @@ from bench.claims.registry import (
 )
 from bench.claims.rows import DEFAULT_ASSUMPTIONS, Assumptions, Context, Row, judged, make_row
 from bench.core.records import CaseResult, RunRecord
-from bench.remote.protocol import Vendor
+from bench.core.workloads import DTYPES
 
 COMMANDS = {
     "groq": "GROQ_API_KEY=... accelbench run configs/groq.toml",
@@ -53,7 +52,7 @@ COMMANDS = {
 
 
 def _not_measurable(e: Entry, ctx: Context) -> Row:
-    return make_row(e, "not measurable", note=e.reason)
+    return make_row(e, NOT_TESTABLE, note=e.reason)
 
 
 # --- remote speed ---
@@ -92,10 +91,13 @@ def _remote_row(e: Entry, ctx: Context) -> Row:
                         measured=measured,
                         evidence=evidence,
                         command=o.command,
+                        evidence_type="measured",
                     )
                 )
     if judged_rows:
         return min(judged_rows, key=lambda r: r.ratio if r.ratio is not None else 0.0)
+    if all(f.historical for f in figures):
+        return make_row(e, NOT_TESTABLE, note=f"historical figure: {figures[0].historical}")
     models = ", ".join(f.model for f in figures if f.model)
     return make_row(
         e,
@@ -121,7 +123,19 @@ def _matching_ceilings(f: Entry, ctx: Context) -> list[Ceiling]:
     return found
 
 
+def _no_kernel(f: Entry) -> str:
+    """Why no local GEMM can test a matrix figure: its precision has no dtype here."""
+    if f.metric != "matrix_throughput":
+        return ""
+    dtypes = [d for d, p in PRECISION_OF_DTYPE.items() if p == f.precision and d in DTYPES]
+    if dtypes:
+        return ""
+    return f"accelbench has no {f.precision} GEMM (its GEMM dtypes: {', '.join(DTYPES)})"
+
+
 def _ceiling_row(f: Entry, ctx: Context) -> Row:
+    if why := _no_kernel(f):
+        return make_row(f, NOT_TESTABLE, note=why)
     found = _matching_ceilings(f, ctx)
     if not found or f.value is None:
         here = sorted({c.device for c in ctx.evidence.ceilings}) or ["no calibration given"]
@@ -143,124 +157,8 @@ def _ceiling_row(f: Entry, ctx: Context) -> Row:
         measured=measured,
         evidence=evidence,
         command=COMMANDS["calibrate"],
+        evidence_type="measured",
     )
-
-
-# --- capacity ---
-
-
-def _published_speed(
-    reg: Registry, device_id: str, model: str, ev: Evidence, vendor: Vendor | None
-) -> tuple[float | None, str]:
-    measured = [
-        o
-        for o in ev.remote
-        if o.vendor == vendor
-        and same_model(o.model, model)
-        and o.output_tokens_per_s
-        and o.concurrency <= 1
-    ]
-    if measured:
-        o = measured[0]
-        return o.output_tokens_per_s, f"measured {o.model} (run {o.run_id})"
-    for f in reg.figures_of(device_id, "output_speed"):
-        if same_model(f.model, model):
-            return f.si(), f"published {f.id}"
-    return None, ""
-
-
-def _first_si(
-    reg: Registry, device_id: str, metric: str, precisions: Sequence[str] = ()
-) -> tuple[float | None, str]:
-    for f in reg.figures_of(device_id, metric):
-        if f.sparsity != "sparse" and (not precisions or f.precision in precisions):
-            return f.si(), f.id
-    return None, ""
-
-
-# The registry's devices whose vendor runs an endpoint (registry device id -> vendor id).
-VENDOR_OF_DEVICE: Mapping[str, Vendor] = {"groq-lpu": "groq", "cerebras-wse-3": "cerebras"}
-
-
-def device_figures(reg: Registry, device_id: str, model: str, ev: Evidence) -> DeviceFigures:
-    """A device's 16-bit dense peak, memory, bandwidth and per-stream speed for `model`."""
-    peak_flops, peak_id = _first_si(reg, device_id, "matrix_throughput", ("bf16/fp16", "fp16"))
-    memory, memory_id = _first_si(reg, device_id, "memory_capacity")
-    bandwidth, bandwidth_id = _first_si(reg, device_id, "memory_bandwidth")
-    vendor = VENDOR_OF_DEVICE.get(device_id)
-    speed, speed_origin = _published_speed(reg, device_id, model, ev, vendor)
-    return DeviceFigures(
-        name=reg.device(device_id).name,
-        peak_flops=peak_flops or 0.0,
-        peak_origin=peak_id,
-        memory_bytes=memory,
-        memory_origin=memory_id,
-        bandwidth_per_s=bandwidth,
-        bandwidth_origin=bandwidth_id,
-        stream_tokens_per_s=speed,
-        stream_origin=speed_origin,
-    )
-
-
-def fleets(ctx: Context) -> list[tuple[str, int, str]]:
-    """(claim id, device count, device id) for each fleet the articles describe."""
-    a = ctx.assumptions.capacity
-    out = []
-    for e in ctx.reg.claims:
-        if e.test == "capacity" and e.value is not None:
-            out.append((e.id, int(e.value), e.device or a.gpu_device))
-        elif e.device == "cerebras-wse-3":
-            out.append((e.id, a.cerebras_systems, e.device))
-    return out
-
-
-def capacities(ctx: Context) -> list[Capacity]:
-    a = ctx.assumptions.capacity
-    return [
-        capacity(label, count, device_figures(ctx.reg, dev, a.model, ctx.evidence), a)
-        for label, count, dev in fleets(ctx)
-    ]
-
-
-def _capacity_row(e: Entry, ctx: Context) -> Row:
-    found = [c for c in capacities(ctx) if c.label == e.id]
-    if not found:
-        return make_row(e, "not measurable", note=e.reason)
-    c = found[0]
-    floor = (
-        f"; >= {c.floor_tokens_per_s:,.0f} tokens/s batch-1 floor" if c.floor_tokens_per_s else ""
-    )
-    measured = f"derived: <= {c.compute_tokens_per_s:,.0f} tokens/s compute ceiling{floor} ({c.assumptions.model})"
-    evidence = f"{c.count:,} x {c.device.name}: {c.device.peak_origin}, {c.device.memory_origin}, {c.device.stream_origin or c.device.bandwidth_origin}"
-    return make_row(e, "not measurable", measured=measured, evidence=evidence, note=e.reason)
-
-
-def _best(ceilings: Sequence[Ceiling], kind: str) -> Ceiling | None:
-    return max((x for x in ceilings if x.kind == kind), key=lambda x: x.per_s, default=None)
-
-
-def equivalences(
-    c: Capacity, ev: Evidence, projections: Sequence[DecoderProjection]
-) -> list[Equivalence]:
-    """The fleet as a count of the measured device: on GEMM peak, memory peak, decoding."""
-    out = []
-    m, b = _best(ev.ceilings, "matrix"), _best(ev.ceilings, "memory")
-    if m and c.aggregate_flops:
-        label = f"{m.backend} {m.dtype} GEMM on {m.device}"
-        out.append(equivalence("gemm peak", "FLOP/s", c.aggregate_flops, m.per_s, label))
-    if b and c.device.bandwidth_per_s:
-        label = f"{b.backend} {b.workload} on {b.device}"
-        fleet = c.count * c.device.bandwidth_per_s
-        out.append(equivalence("memory bandwidth", "B/s", fleet, b.per_s, label))
-    for p in projections:
-        if p.timing.model == c.assumptions.model and c.floor_tokens_per_s:
-            t = p.timing
-            label = f"{t.backend} {t.dtype} decoder on {t.device}, single stream"
-            floor = c.floor_tokens_per_s
-            out.append(
-                equivalence("decoder, batch-1 floor", "tokens/s", floor, p.tokens_per_s, label)
-            )
-    return out
 
 
 # --- decoder projections ---
@@ -390,19 +288,25 @@ class ClaimsReport:
     published: tuple[tuple[str, tuple[Entry, ...]], ...] = ()
     ceilings: tuple[CeilingCheck, ...] = ()
     fractions: tuple[Fraction, ...] = ()
+    unmatched: tuple[str, ...] = ()  # comparisons left out: unlike precisions or memory tiers
 
 
-EVALUATORS: dict[str, Callable[[Entry, Context], Row]] = {
+EVALUATORS: dict[str, Callable[[Entry, Context], Row | list[Row]]] = {
     "none": _not_measurable,
-    "reach": reach_row,
-    "capacity": _capacity_row,
+    "reach": reach_rows,
+    "capacity": capacity_row,
     "remote_speed": _remote_row,
     "ceiling": _ceiling_row,
 }
 
 
 def rows(ctx: Context) -> list[Row]:
-    return [EVALUATORS[e.test](e, ctx) for e in (*ctx.reg.claims, *ctx.reg.figures)]
+    """One row per entry; the reach claim gives two (physics, measured)."""
+    out: list[Row] = []
+    for e in (*ctx.reg.claims, *ctx.reg.figures):
+        found = EVALUATORS[e.test](e, ctx)
+        out.extend(found if isinstance(found, list) else [found])
+    return out
 
 
 def build(
@@ -431,4 +335,5 @@ def build(
         ceilings=tuple(ceiling_checks(reg, evidence.ceilings)),
         fractions=tuple(case_fractions(reg, evidence.runs, evidence.ceilings)),
         reach=claims_reach(ctx),
+        unmatched=tuple(x for c in caps for x in unmatched(c, evidence)),
     )

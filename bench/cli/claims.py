@@ -65,7 +65,9 @@ def calibrate_cmd(
 @click.option("--site", default="Riyadh", show_default=True, help="A gazetteer place name.")
 @click.option("--lat", type=float, help="Site latitude (with --lon, instead of --site).")
 @click.option("--lon", type=float, help="Site longitude.")
-@click.option("--budget-ms", type=click.FloatRange(min=0, min_open=True), default=100.0, show_default=True)
+@click.option(
+    "--budget-ms", type=click.FloatRange(min=0, min_open=True), default=100.0, show_default=True
+)
 @click.option("--round-trip/--one-way", "round_trip", default=True, show_default=True)
 @click.option(
     "--route-factor", "route_factors", type=click.FloatRange(min=1.0), multiple=True,
@@ -103,26 +105,59 @@ def _assumption_flags(fn: Any) -> Any:
     flags = [
         click.option("--site", default="Riyadh", show_default=True, help="Reach: the site."),
         click.option("--round-trip/--one-way", "round_trip", default=True, show_default=True),
-        click.option("--route-factor", type=click.FloatRange(min=1.0), default=1.5, show_default=True),
+        click.option(
+            "--route-factor", type=click.FloatRange(min=1.0), default=1.5, show_default=True
+        ),
         click.option("--fibre-km-per-ms", type=float, help="Default: the registry's fibre figure."),
         click.option(
-            "--model", type=click.Choice(["llama-3.1-8b", "llama-3.1-70b"]),
-            default="llama-3.1-70b", show_default=True, help="Capacity: the model served.",
+            "--model",
+            type=click.Choice(["llama-3.1-8b", "llama-3.1-70b"]),
+            default="llama-3.1-70b",
+            show_default=True,
+            help="Capacity: the model served.",
         ),  # fmt: skip
         click.option("--bytes-per-param", type=float, default=2.0, show_default=True),
         click.option(
-            "--utilization", type=click.FloatRange(0, 1, min_open=True), default=1.0,
-            show_default=True, help="Share of peak FLOP/s sustained.",
+            "--utilization",
+            type=click.FloatRange(0, 1, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="Share of peak FLOP/s sustained.",
         ),  # fmt: skip
         click.option(
-            "--user-speed", type=click.FloatRange(min=0, min_open=True), default=50.0,
-            show_default=True, help="tokens/s per concurrent user.",
+            "--user-speed",
+            type=click.FloatRange(min=0, min_open=True),
+            default=50.0,
+            show_default=True,
+            help="tokens/s per concurrent user.",
         ),  # fmt: skip
         click.option(
-            "--gpu", default="h100-sxm", show_default=True,
+            "--gpu",
+            default="h100-sxm",
+            show_default=True,
             help="Registry device for the undisclosed Grenoble GPUs.",
         ),  # fmt: skip
-        click.option("--cerebras-systems", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option(
+            "--cerebras-systems",
+            type=click.IntRange(min=1),
+            default=9 * 64,
+            show_default=True,
+            help="G42's cluster: 9 x 64 systems as publicly described.",
+        ),  # fmt: skip
+        click.option(
+            "--context-tokens",
+            type=click.IntRange(min=1),
+            default=8192,
+            show_default=True,
+            help="Capacity: KV cache tokens held per concurrent user.",
+        ),  # fmt: skip
+        click.option(
+            "--last-mile-ms",
+            type=click.FloatRange(min=0),
+            default=0.0,
+            show_default=True,
+            help="Reach: budget left to the access network.",
+        ),  # fmt: skip
     ]
     for flag in reversed(flags):
         fn = flag(fn)
@@ -144,15 +179,24 @@ def _assumption_flags(fn: Any) -> Any:
     "--format", "out_format", type=click.Choice(["terminal", "markdown", "json"]),
     default="terminal", show_default=True,
 )  # fmt: skip
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file.",
+)
 @click.option("--check", is_flag=True, help="Only validate the registry and list its entries.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @_assumption_flags
 def claims_cmd(
     results: tuple[Path, ...], registry_path: Path | None, calibrations: tuple[Path, ...],
-    results_dir: Path, out_format: str, output: Path | None, check: bool, **assume: Any,
+    results_dir: Path, out_format: str, output: Path | None, check: bool, as_json: bool,
+    **assume: Any,
 ) -> None:  # fmt: skip
     """Hold the vendor claims in configs/claims.toml against stored RESULTS."""
     from bench.app import claims
+
+    out_format = "json" if as_json else out_format
 
     if check:
         reg = claims.claims_registry(registry_path)
@@ -173,6 +217,8 @@ def claims_cmd(
         click.echo(text)
     else:
         print_sections(text)
+        how = "as named" if results or calibrations else f"the newest in {results_dir}"
+        note(f"read ({how}): {', '.join(map(str, done.paths)) or 'no runs'}")
 
 
 def _render(report: Any, out_format: str) -> Any:

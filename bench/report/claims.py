@@ -27,7 +27,7 @@ VERDICT_STYLE = {
     "supported": "green",
     "partly supported": "yellow",
     "contradicted": "bold red",
-    "not measurable": "dim",
+    "not testable by measurement": "dim",
     "not yet measured": "cyan",
 }
 
@@ -77,22 +77,30 @@ def _ratio(r: float | None) -> str:
     return "-" if r is None else f"{r:.2f}"
 
 
-def _verdict_rows(rows: Sequence[Row]) -> tuple[tuple[str, ...], ...]:
-    return tuple(
-        (
-            r.id,
-            r.source,
-            r.claimed,
-            r.measured,
-            _ratio(r.ratio),
-            r.verdict,
-            "; ".join(x for x in (r.evidence, r.command and f"`{r.command}`", r.note) if x),
-        )
-        for r in rows
-    )
+def _verdict_rows(rows: Sequence[Row], quotes: bool) -> tuple[tuple[str, ...], ...]:
+    out = []
+    for r in rows:
+        said = (f"{r.claim} (« {r.quote_fr} »)",) if quotes else ()
+        detail = (r.evidence, r.command and f"`{r.command}`", r.note)
+        out.append(
+            (
+                r.id, r.source, *said, r.claimed, r.evidence_type, r.measured, _ratio(r.ratio),
+                r.verdict, r.flips or "-", "; ".join(x for x in detail if x),
+            )
+        )  # fmt: skip
+    return tuple(out)
 
 
-_VERDICT_HEADERS = ("id", "source", "claimed", "measured / derived", "ratio", "verdict", "evidence")
+_VERDICT_HEADERS: tuple[str, ...] = (
+    "id",
+    "source",
+    "claimed",
+    "evidence type",
+    "measured / derived",
+    "ratio",
+)
+_VERDICT_HEADERS += ("verdict", "flips at", "evidence")
+_CLAIM_HEADERS = (*_VERDICT_HEADERS[:2], "claim (quote)", *_VERDICT_HEADERS[2:])
 
 
 def verdict_sections(report: ClaimsReport) -> list[Section]:
@@ -100,12 +108,14 @@ def verdict_sections(report: ClaimsReport) -> list[Section]:
     figures = [r for r in report.rows if r.kind == "figure"]
     p = report.policy
     policy = (
-        f"verdict: ratio >= {p.supported_at:g} supported, >= {p.partly_at:g} partly supported,"
-        " below contradicted (ratio = measured / claimed; claimed / measured for times)"
+        "verdict from evidence of the claim's own metric only; ratio = measured / claimed"
+        " (claimed / measured for times); supported when the bound as stated holds ('at least'"
+        f" needs ratio >= 1, 'about' 1 - its tolerance, else {p.supported_at:g}); partly"
+        f" supported >= {p.partly_at:g}; below, contradicted"
     )
     return [
-        Section("claims in the articles", _VERDICT_HEADERS, _verdict_rows(claims), (policy,)),
-        Section("datasheet and published figures", _VERDICT_HEADERS, _verdict_rows(figures)),
+        Section("claims in the articles", _CLAIM_HEADERS, _verdict_rows(claims, True), (policy,)),
+        Section("datasheet and published figures", _VERDICT_HEADERS, _verdict_rows(figures, False)),
     ]
 
 
@@ -151,8 +161,14 @@ def reach_sections(study: ReachStudy | None) -> list[Section]:
     way = f"{'round trip' if b.round_trip else 'one way'}, route factor {b.route_factor:g}"
     notes = [study.note]
     if study.needed_ms is not None:
-        needed = f"{study.needed_ms:.0f} ms ({way})"
+        needed = f"{study.needed_ms:.1f} ms ({way})"
         notes.append(f"budget needed for {fmt(study.claimed)} people: {needed}")
+    if study.max_route_factor is not None:
+        notes.append(
+            f"at {first.budget.budget_ms:g} ms ({way.split(',')[0]}, no server time),"
+            f" {fmt(study.claimed)} people are reached up to route factor"
+            f" {study.max_route_factor:.3g}; beyond it 'at least {fmt(study.claimed)}' does not hold"
+        )
     curve_title = f"reach curve ({way})"
     return [
         Section(title, head, cases, tuple(notes)),
@@ -163,27 +179,42 @@ def reach_sections(study: ReachStudy | None) -> list[Section]:
 _CAPACITY_HEAD = (
     "fleet",
     "devices",
-    "16-bit peak",
-    "compute ceiling",
-    "users at speed",
-    "replicas",
+    "per copy",
+    "copies",
+    "users (range)",
+    "limited by",
+    "memory limit",
+    "compute limit",
+    "bandwidth limit",
     "batch-1 floor",
-    "floor basis",
 )
 _EQUIVALENCE_HEAD = ("fleet", "on", "fleet", "one measured device", "measured on", "equivalent")
 
 
+def _limit(c: Capacity, name: str) -> str:
+    found = [x for x in c.limits if x.name == name]
+    if not found or found[0].users is None:
+        return f"- ({found[0].basis})" if found else "-"
+    return fmt(found[0].users, "users")
+
+
 def _capacity_row(c: Capacity) -> tuple[str, ...]:
-    replicas = "-" if c.replicas is None else f"{c.replicas:,} x {c.devices_per_replica:,} devices"
+    from bench.claims.fleet import users_words, weights_note
+
+    copies = "-" if c.replicas is None else f"{c.replicas:,}"
+    per = "-" if c.devices_per_replica is None else f"{c.devices_per_replica:,}"
+    note = weights_note(c)
     return (
         c.label,
         f"{c.count:,} x {c.device.name}",
-        f"{si(c.aggregate_flops, 'FLOP/s')} ({c.device.peak_origin})",
-        fmt(c.compute_tokens_per_s, "tokens/s"),
-        fmt(c.users_at_speed, "users"),
-        replicas,
-        fmt(c.floor_tokens_per_s, "tokens/s"),
-        c.floor_basis,
+        per + (f" ({note})" if note else ""),
+        copies,
+        users_words(c),
+        c.limited_by or "-",
+        _limit(c, "memory"),
+        _limit(c, "compute"),
+        _limit(c, "bandwidth"),
+        f"{fmt(c.floor_tokens_per_s, 'tokens/s')} ({c.floor_basis})",
     )
 
 
@@ -202,11 +233,15 @@ def capacity_sections(report: ClaimsReport) -> list[Section]:
     rows = tuple(_capacity_row(c) for c in report.capacities)
     eq = tuple(_equivalence_row(label, q) for label, q in report.equivalences)
     notes = (
-        "compute ceiling = devices x 16-bit dense peak x utilization / (2 x parameters);"
-        " users = ceiling / user speed; batch-1 floor = replicas that fit in device memory"
-        " x one stream's speed each",
+        "users: from every copy serving one stream (batch 1) up to the tightest of three limits:"
+        " memory = (fleet memory - one copy of the weights) / KV cache per user; compute ="
+        " devices x dense 16-bit peak x utilization / (2 x parameters) / user speed; bandwidth"
+        " = users whose KV cache, with the weights, the fleet can read at the user speed;"
+        " each is an upper bound (perfect parallelism)",
     )
-    eq_notes = () if eq else ("no calibration or decoder run given: nothing to compare with",)
+    eq_notes = tuple(report.unmatched)
+    if not eq:
+        eq_notes += ("no like-for-like calibration or decoder run given: nothing compared",)
     return [
         Section("capacity projections", _CAPACITY_HEAD, rows, notes),
         Section("fleet as a count of the measured device", _EQUIVALENCE_HEAD, eq, eq_notes),
@@ -229,7 +264,9 @@ _DECODER_HEAD = (
 
 def _decoder_row(p: DecoderProjection, published: Sequence[Entry]) -> tuple[str, ...]:
     t = p.timing
-    vendors = "; ".join(f"{f.id}: {fmt(f.value)} tokens/s" for f in published)
+    vendors = "; ".join(
+        f"{f.id}: {fmt(f.value)} tokens/s" + (f" ({f.note})" if f.note else "") for f in published
+    )
     bandwidth = None if p.bandwidth_per_s is None else p.bandwidth_per_s
     return (
         t.model,
@@ -253,8 +290,8 @@ def decoder_sections(report: ClaimsReport) -> list[Section]:
         " measured but assumed to stream its weights at the layer's achieved rate",
         "roofline = weight bytes per token / measured bandwidth (KV cache excluded); a decode"
         " step only reads its weights, so it can beat a copy/triad ceiling (above 100%)",
-        "published = the vendors' single-stream output speed after the first token, 16-bit"
-        " weights on their own hardware",
+        "published = the vendors' single-stream output speed after the first token on their"
+        " own hardware; serving precision only where the vendor states it (the figure's note)",
     )
     if not rows:
         notes = (f"no decoder case at a Llama shape in these runs: `{COMMANDS['decoder']}`",)

@@ -66,7 +66,9 @@ def test_calibration_record_holds_ceilings(calibration, stored_run):
     record = store.load(calibration)
     assert record.config.kind == "calibrate"
     # the command as typed, so it reproduces the calibration (paths included)
-    typed = f"accelbench calibrate --quick -b numpy --out {stored_run.parent} --against {stored_run}"
+    typed = (
+        f"accelbench calibrate --quick -b numpy --out {stored_run.parent} --against {stored_run}"
+    )
     assert record.config.command == typed
     names = {(c.workload, c.params.get("dtype")) for c in record.cases if c.status == "ok"}
     assert {
@@ -83,13 +85,13 @@ def test_claims_table_from_a_real_stored_run(stored_run, calibration):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     rows = {r["id"]: r for r in report["rows"]}
-    assert len(rows) == 9 + 39
+    assert len(rows) == 13 + 1 + 39  # the reach claim gives a physics and a measured row
     reach = rows["groq-riyadh-latency"]
     assert reach["verdict"] in ("supported", "partly supported", "contradicted")
     assert reach["ratio"] > 0 and "route factor 1.5" in reach["evidence"]
-    assert rows["groq-speed-inference"]["verdict"] == "not yet measured"
-    assert rows["groq-speed-inference"]["command"].startswith("GROQ_API_KEY=")
-    assert rows["groq-riyadh-funding"]["verdict"] == "not measurable"
+    assert rows["groq-speed-inference"]["verdict"] == "not testable by measurement"
+    assert rows["groqcloud-llama-3.1-8b-speed"]["command"].startswith("GROQ_API_KEY=")
+    assert rows["groq-riyadh-funding"]["verdict"] == "not testable by measurement"
     # the run's three cases, each held to the calibrated roofline of numpy
     fractions = {f["case_id"].split("[")[0]: f for f in report["fractions"]}
     assert set(fractions) == {"gemm", "triad", "copy"}
@@ -97,10 +99,15 @@ def test_claims_table_from_a_real_stored_run(stored_run, calibration):
     assert fractions["copy"]["bound"] == "memory"
     assert {c["ceiling"]["kind"] for c in report["ceilings"]} == {"matrix", "memory"}
     assert report["runs"][0] == ["20260101T000000-tiny01", "accelbench run tests/tiny.toml --quick"]
-    assert [q[1]["workload"] for q in report["equivalences"]][:2] == [
-        "gemm peak",
-        "memory bandwidth",
+    # a CPU calibration has float32/float64 GEMMs and a DRAM copy: only the H100 fleet's HBM
+    # compares (off-chip with off-chip); no 16-bit peak meets a float32 GEMM
+    assert [(q[0], q[1]["workload"]) for q in report["equivalences"]] == [
+        ("oreus-grenoble-gpus", "memory bandwidth")
     ]
+    assert (
+        "groq-riyadh-lpus: fp16 peak not compared with float32, float64 GEMM"
+        in (report["unmatched"])
+    )
 
 
 def test_claims_markdown_file_and_terminal(stored_run, calibration, tmp_path):
@@ -112,10 +119,33 @@ def test_claims_markdown_file_and_terminal(stored_run, calibration, tmp_path):
     assert text.startswith("# Vendor claims against measurements")
     assert "| groq-riyadh-latency | 000_edee8b206248089c.txt |" in text
     assert "## decoder projection" in text and "## capacity projections" in text
+    assert "| groq-riyadh-latency:measured | 000_edee8b206248089c.txt |" in text
+    assert "reached up to route factor 1.93; beyond it 'at least 4 billion' does not hold" in text
+    assert "« la possibilité d’atteindre une population de 4 milliards" in text
     result = CliRunner().invoke(
         main, ["claims", str(stored_run), "--calibration", str(calibration)]
     )
     assert result.exit_code == 0 and "claims in the articles" in result.output
+
+
+def test_claims_json_carries_raw_values(stored_run):
+    result = CliRunner().invoke(main, ["claims", str(stored_run), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in json.loads(result.output)["rows"]}
+    reach = rows["groq-riyadh-latency"]
+    assert (reach["claimed_value"], reach["unit"], reach["evidence_type"]) == (
+        4e9,
+        "people",
+        "physics",
+    )
+    assert reach["measured_value"] == pytest.approx(5.157e9, rel=1e-3)
+    assert reach["flips"] == "holds for route factor <= 1.93 (round trip, no server time)"
+    # at route factor 2.0, 3.83 billion do not support "at least 4 billion"
+    result = CliRunner().invoke(main, ["claims", str(stored_run), "--json", "--route-factor", "2"])
+    reach = {r["id"]: r for r in json.loads(result.output)["rows"]}["groq-riyadh-latency"]
+    assert reach["verdict"] == "partly supported" and reach["ratio"] == pytest.approx(
+        0.957, abs=1e-3
+    )
 
 
 def test_claims_picks_the_newest_files_and_validates(stored_run, calibration):
@@ -126,7 +156,7 @@ def test_claims_picks_the_newest_files_and_validates(stored_run, calibration):
     runs = [r[0] for r in json.loads(result.output)["runs"]]
     assert runs == ["20260101T000000-tiny01", calibration.stem]
     result = CliRunner().invoke(main, ["claims", "--check"])
-    assert result.exit_code == 0 and "9 claims, 39 figures" in result.output
+    assert result.exit_code == 0 and "13 claims, 39 figures" in result.output
     result = CliRunner().invoke(main, ["claims", "--gpu", "b200"])
     assert result.exit_code == 2 and "no device 'b200'" in result.output
 
@@ -197,11 +227,14 @@ load = {{ scenario = "concurrency", concurrency = 1, requests = 6, warmup_reques
     report = json.loads(result.output)
     rows = {r["id"]: r for r in report["rows"]}
     reach = rows["groq-riyadh-latency"]
-    # the verdict is physics only (the synthetic server is not Groq's) ...
-    assert "server 0 ms (physics only" in reach["evidence"]
-    assert "within 6,667 km" in reach["measured"]
-    # ... and the synthetic server's own queue + prompt time (20 ms) is shown coming off it
-    assert "with 20 ms server time (synthetic server-side time, run" in reach["note"]
+    # the physics row is propagation only ...
+    assert "server 0 ms (propagation only)" in reach["evidence"]
+    assert "within 6,667 km" in reach["measured"] and reach["evidence_type"] == "physics"
+    # ... the measured row waits for Groq (the synthetic server is not Groq's) and shows the
+    # synthetic server's own queue + prompt time (20 ms) coming off the budget
+    measured = rows["groq-riyadh-latency:measured"]
+    assert measured["verdict"] == "not yet measured"
+    assert "with 20 ms server time (synthetic server-side time, run" in measured["note"]
     cases = report["reach"]["cases"]
     served = [c for c in cases if c["server_origin"].startswith("synthetic server-side time")]
     assert len(served) == 6 and all(c["budget"]["server_ms"] == pytest.approx(20) for c in served)
@@ -209,4 +242,5 @@ load = {{ scenario = "concurrency", concurrency = 1, requests = 6, warmup_reques
         c for c in served if c["budget"]["round_trip"] and c["budget"]["route_factor"] == 1.5
     )
     assert rt15["reach"]["radius_km"] == pytest.approx((100 - 20) / 2 * 200 / 1.5)
-    assert rows["groq-speed-inference"]["verdict"] == "not yet measured"  # synthetic is no vendor
+    # synthetic is no vendor: Groq's published speed stays unmeasured
+    assert rows["groqcloud-llama-3.1-8b-speed"]["verdict"] == "not yet measured"

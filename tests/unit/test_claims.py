@@ -22,15 +22,27 @@ from bench.core.records import CaseResult, RunConfig, RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "configs" / "claims.toml"
-SEEDS = ROOT.parent / "shared" / "seeds"
+# The seeds sit beside the checkout (../shared), or beside the worktrees' folder.
+SEEDS = next(
+    (
+        p
+        for p in (ROOT.parent / "shared" / "seeds", ROOT.parents[1] / "shared" / "seeds")
+        if p.is_dir()
+    ),
+    ROOT.parent / "shared" / "seeds",
+)
 FIGURES_MD_CLAIMS = (
     "groq-riyadh-latency",
     "groq-riyadh-lpus",
+    "groq-riyadh-largest-inference",
+    "groq-riyadh-largest-datacentre",
     "groq-riyadh-funding",
     "groq-speed-inference",
     "frontier-models-q1-2025",
     "openai-fabs-capital",
+    "openai-fabs-7t",
     "oreus-grenoble-gpus",
+    "oreus-europe-most-powerful",
     "g42-cerebras-cluster",
     "nvidia-hopper-supply",
 )
@@ -81,12 +93,44 @@ def test_devices_match_measured_names(reg):
     assert reg.match_device("NVIDIA H100 80GB HBM3").id == "h100-sxm"
     assert reg.match_device("NVIDIA H100 PCIe").id == "h100-pcie"
     assert reg.match_device("NVIDIA H200").id == "h200-sxm"
+    assert reg.match_device("nvidia  h200").id == "h200-sxm"  # case and spacing aside
     assert reg.match_device("AMD EPYC 7B13") is None
+
+
+@pytest.mark.parametrize(
+    "name", ["NVIDIA GH200 480GB", "NVIDIA H200 NVL", "NVIDIA H100 NVL", "NVIDIA H100 80GB HBM3e"]
+)
+def test_other_products_never_match_by_a_fragment(reg, name):
+    # GH200: 96 GB HBM3, ~4 TB/s; H200 NVL: 600 W, lower clocks: other datasheets entirely
+    assert reg.match_device(name) is None
+
+
+def test_speech_and_money_claims_are_never_tested_by_a_measurement(reg):
+    by_id = {c.id: c for c in reg.claims}
+    for cid in ("groq-speed-inference", "g42-cerebras-cluster", "openai-fabs-7t"):
+        assert by_id[cid].test == "none" and not by_id[cid].compare_to, cid
+    speed = by_id["groq-speed-inference"]
+    assert "l'hypothèse que les futures applications" in speed.quote_fr  # the hedge is kept
+    assert "not a quote of Ian Andrews" in speed.conditions["speaker"]
+    assert "dénié" in by_id["openai-fabs-7t"].quote_fr  # the denial beside the figure
+    assert by_id["openai-fabs-capital"].sources == ("002_f2c2cef0a5ffc3ff.txt",)  # no splice
+
+
+def test_a_test_can_only_hold_its_own_kind_of_metric():
+    money = GOOD.replace('test = "none"', 'test = "remote_speed"\nvendor = "groq"')
+    msg = _error(money)
+    assert msg.startswith("claims.toml:12: claim 'a': test 'remote_speed' cannot hold metric")
+    assert "(it tests: output_speed, ttft)" in msg
+    borrowed = GOOD.replace('metric = "device_count"', 'metric = "population_within_latency"')
+    borrowed = borrowed.replace('unit = "devices"', 'unit = "people"')
+    borrowed = borrowed.replace('test = "none"', 'test = "reach"\ncompare_to = ["f"]')
+    assert "compare_to 'f' measures 'memory_bandwidth'" in _error(borrowed)
 
 
 def test_stated_values(reg):
     by_id = {c.id: c for c in reg.claims}
-    assert by_id["groq-riyadh-latency"].stated() == "~4 billion people"
+    assert by_id["groq-riyadh-latency"].stated() == ">= 4 billion people"
+    assert by_id["oreus-grenoble-gpus"].stated() == "~8,500 devices (±5%)"
     assert by_id["groq-riyadh-lpus"].stated() == ">= 18,000 devices"
     assert by_id["openai-fabs-capital"].stated() == "5 trillion-7 trillion USD"
     assert reg.figure("h100-sxm-bandwidth").stated() == "3.35 TB/s"
@@ -187,6 +231,23 @@ def test_load_names_a_missing_file(tmp_path):
 # --- verdict rules at their boundaries ---
 
 POLICY = claims.VerdictPolicy(supported_at=0.9, partly_at=0.5)
+
+
+@pytest.mark.parametrize(
+    ("bound", "tolerance", "value", "verdict"),
+    [
+        ("at_least", None, 3.83 / 4, "partly supported"),  # 3.83 billion is not "4 billion"
+        ("at_least", None, 1.0, "supported"),
+        ("at_most", None, 0.99, "partly supported"),
+        ("about", 0.05, 0.95, "supported"),
+        ("about", 0.05, 0.9499, "partly supported"),
+        ("about", None, 0.9, "supported"),  # no stated band: the registry's supported_at
+        ("exact", None, 0.8999, "partly supported"),
+        ("range", None, 0.4, "contradicted"),
+    ],
+)
+def test_bounds_are_read_as_stated(bound, tolerance, value, verdict):
+    assert claims.bounded_verdict(value, bound, tolerance, POLICY) == verdict
 
 
 @pytest.mark.parametrize(
@@ -321,15 +382,26 @@ def _rows(reg, evidence) -> dict[str, verdicts.Row]:
 
 def test_rows_without_evidence_say_what_would_measure_them(reg):
     rows = _rows(reg, Evidence())
-    assert rows["groq-riyadh-funding"].verdict == "not measurable"
-    assert rows["groq-riyadh-funding"].note == "not a performance claim: financing and schedule"
-    assert rows["groq-speed-inference"].verdict == "not yet measured"
-    assert rows["groq-speed-inference"].command == verdicts.COMMANDS["groq"]
+    assert rows["groq-riyadh-funding"].verdict == claims.NOT_TESTABLE
+    assert (
+        rows["groq-riyadh-funding"].note == "an investment and a schedule, not a performance claim"
+    )
+    assert rows["groq-speed-inference"].verdict == claims.NOT_TESTABLE
+    assert "l'hypothèse" in rows["groq-speed-inference"].quote_fr
     assert rows["h100-sxm-bf16-dense"].verdict == "not yet measured"
     assert "on a NVIDIA H100 SXM" in rows["h100-sxm-bf16-dense"].command
     assert rows["groq-riyadh-latency"].verdict == "not yet measured"  # no gazetteer given
-    assert rows["groq-riyadh-lpus"].verdict == "not measurable"
-    assert "compute ceiling" in rows["groq-riyadh-lpus"].measured
+    assert rows["groq-riyadh-lpus"].verdict == claims.NOT_TESTABLE
+    lpus = rows["groq-riyadh-lpus"]
+    # 614 LPUs hold the weights alone; with an 8K-token KV cache a copy takes 626: 28 copies
+    assert lpus.measured == (
+        "derived: 28-1,489 concurrent users at 50 tokens/s (llama-3.1-70b, 8,192-token context;"
+        " limited by memory)"
+    )
+    assert (
+        "614 x 230 MB hold the 141.1 GB of weights alone, leaving 112.6 MB: no room for one"
+        " user's 2.684 GB KV cache; 626 per copy with one"
+    ) in lpus.note
 
 
 def test_remote_rows_compare_measured_speed_with_the_published_one(reg):
@@ -340,13 +412,51 @@ def test_remote_rows_compare_measured_speed_with_the_published_one(reg):
     row = rows["groqcloud-llama-3.1-8b-speed"]
     assert row.ratio == pytest.approx(504 / 560) and row.verdict == "supported"
     assert row.evidence == "run run1, case case1" and row.command == "cmd"
-    claim = rows["groq-speed-inference"]
-    assert claim.ratio == pytest.approx(0.9) and claim.verdict == "supported"
+    # a strategy statement and an investment never borrow a verdict from token speed
+    assert rows["groq-speed-inference"].verdict == claims.NOT_TESTABLE
+    assert rows["groq-speed-inference"].ratio is None
     assert rows["groqcloud-llama-3.3-70b-speed"].verdict == "not yet measured"
+    slow = RemoteObservation(
+        "groq", "groq", "llama-3.1-8b-instant", 0.2, 280.0, None, "r", "c", "x"
+    )
+    assert _rows(reg, Evidence(remote=(slow,)))["groqcloud-llama-3.1-8b-speed"].verdict == (
+        "partly supported"
+    )
     slow = RemoteObservation("cerebras", "cerebras", "llama3.1-8b", 0.5, 800.0, None, "r", "c", "x")
     rows = _rows(reg, Evidence(remote=(slow,)))
     assert rows["cerebras-inference-llama-3.1-8b-speed"].verdict == "contradicted"
-    assert rows["g42-cerebras-cluster"].ratio == pytest.approx(800 / 1800)
+    fast = RemoteObservation(
+        "cerebras", "cerebras", "llama3.1-8b", 0.2, 1700.0, None, "r", "c", "x"
+    )
+    rows_fast = _rows(reg, Evidence(remote=(fast,)))
+    assert rows_fast["cerebras-inference-llama-3.1-8b-speed"].verdict == "supported"
+    for r in (rows, rows_fast):
+        assert r["g42-cerebras-cluster"].verdict == claims.NOT_TESTABLE
+        assert r["g42-cerebras-cluster"].ratio is None
+
+
+def test_historical_figures_and_fp8_say_why_they_cannot_be_measured(reg):
+    rows = _rows(reg, Evidence())
+    row = rows["cerebras-inference-llama-3.1-8b-speed"]
+    assert row.verdict == claims.NOT_TESTABLE and "retired llama3.1-8b" in row.note
+    assert "no longer served on GroqCloud" in rows["groq-llama-2-70b-speed"].note
+    fp8 = rows["h100-sxm-fp8-dense"]
+    assert fp8.verdict == claims.NOT_TESTABLE
+    assert fp8.note == "accelbench has no fp8 GEMM (its GEMM dtypes: float16, float32, float64)"
+
+
+def test_the_wse3_peak_is_never_a_dense_fp16_peak(reg):
+    peak = reg.figure("cerebras-wse-3-peak")
+    assert (peak.precision, peak.sparsity) == ("not stated", "not stated")
+    from bench.claims.fleet import device_figures
+
+    figures = device_figures(reg, "cerebras-wse-3", "llama-3.1-70b", Evidence())
+    assert figures.peak_flops == 0.0 and figures.peak_origin == ""
+
+
+def test_groq_chip_figures_cite_the_product_brief(reg):
+    for fid in ("groq-lpu-int8", "groq-lpu-fp16", "groq-lpu-sram", "groq-lpu-sram-bandwidth"):
+        assert reg.figure(fid).source.startswith("Groq, GroqChip processor product brief"), fid
 
 
 def test_ceiling_rows_compare_a_matching_device_only(reg):
@@ -396,27 +506,138 @@ def test_decoder_cases_at_llama_shapes_become_projections(reg):
     assert evidence.layer_timing(record, other) is None
 
 
-def test_reach_verdict_subtracts_only_groqs_own_server_time(reg):
+def _hand_gazetteer(home: float):
     from bench.claims import geo
 
     places = [
         geo.City("Riyadh", "SA", 24.69, 46.72, 5e6),
+        geo.City("Dammam", "SA", 26.43, 50.10, 1e6),
         geo.City("Far", "XX", 24.69, 46.72 + 50.0, 1e6),  # ~5,000 km east
     ]
-    gaz = geo.scale_to_countries(places, {"SA": 4e9, "XX": 1e9}, "hand-made")
+    far_km = float(geo.haversine_km(24.69, 46.72, 24.69, 96.72))
+    return geo.scale_to_countries(places, {"SA": home, "XX": 1e9}, "hand-made"), far_km
+
+
+def _reach_rows(reg, evidence, gaz):
+    report = verdicts.build(reg, evidence, gaz)
+    return report, {r.id: r for r in report.rows}
+
+
+def test_reach_gives_a_physics_row_and_a_measured_row(reg):
+    gaz, far_km = _hand_gazetteer(3.9e9)
     groq = RemoteObservation(
         "groq", "groq", "llama-3.1-8b-instant", 0.3, 500.0, 0.04, "g1", "c", "x"
     )
     synth = RemoteObservation("synthetic", "synthetic", "s", 0.02, 100.0, 0.02, "s1", "c", "y")
-    report = verdicts.build(reg, Evidence(remote=(synth, groq)), gaz)
-    row = {r.id: r for r in report.rows}["groq-riyadh-latency"]
-    assert "server 40 ms (groq server-side time, run g1)" in row.evidence
-    # (100 - 40) / 2 x 200 / 1.5 = 4,000 km: Riyadh's 4 billion, not the 1 billion further out
-    assert row.measured == "4.00 billion within 4,000 km" and row.verdict == "supported"
-    # 20 ms instead: (100 - 20) / 2 x 200 / 1.5 = 5,333 km, which takes in "Far" too
-    assert "with 20 ms server time (synthetic server-side time, run s1): 5.00 billion" in row.note
+    report, rows = _reach_rows(reg, Evidence(remote=(synth, groq)), gaz)
+    physics, measured = rows["groq-riyadh-latency"], rows["groq-riyadh-latency:measured"]
+    # propagation only: 100 / 2 x 200 / 1.5 = 6,667 km takes in "Far": 4.9 billion >= 4
+    assert (physics.evidence_type, physics.verdict) == ("physics", "supported")
+    assert physics.measured == "4.90 billion within 6,667 km"
+    assert "server 0 ms (propagation only)" in physics.evidence
+    # 4 billion need "Far": 2 x far_km / 200 ms at route factor 1, so the flip is at 100 / that
+    assert physics.flips == (
+        f"holds for route factor <= {100 / (2 * far_km / 200):.3g} (round trip, no server time)"
+    )
+    # Groq's own 40 ms off the budget: (100 - 40) / 2 x 200 / 1.5 = 4,000 km: 3.9 billion < 4
+    assert measured.evidence_type == "measured" and measured.verdict == "partly supported"
+    assert measured.measured == "3.90 billion within 4,000 km"
+    assert "server 40 ms (groq server-side time, run g1)" in measured.evidence
+    assert measured.flips.startswith(f"holds for route factor <= {60 / (2 * far_km / 200):.3g}")
+    assert "with 20 ms server time (synthetic server-side time, run s1): 4.90 billion" in (
+        measured.note
+    )
+    assert "bound 'at least': supported only at ratio >= 1" in physics.note
     origins = {c.server_origin for c in report.reach.cases}
-    assert origins == {"", "synthetic server-side time, run s1"}
-    report = verdicts.build(reg, Evidence(remote=(synth,)), gaz)
-    row = {r.id: r for r in report.rows}["groq-riyadh-latency"]
-    assert "server 0 ms (physics only" in row.evidence and "5.00 billion" in row.measured
+    assert origins == {"", "synthetic server-side time, run s1", "groq server-side time, run g1"}
+
+
+def test_the_physics_row_fails_when_the_route_is_longer(reg):
+    from bench.claims import geo
+    from bench.claims.rows import Assumptions
+
+    gaz, far_km = _hand_gazetteer(3.9e9)
+    budget = geo.LatencyBudget(100.0, True, geo.FIBRE_KM_PER_MS, 2.0)
+    report = verdicts.build(reg, Evidence(), gaz, Assumptions(budget=budget))
+    physics = {r.id: r for r in report.rows}["groq-riyadh-latency"]
+    # 100 / 2 x 200 / 2 = 5,000 km stops short of "Far" (~5,050 km): 3.9 billion < 4
+    assert far_km > 5000 and physics.measured == "3.90 billion within 5,000 km"
+    assert physics.verdict == "partly supported" and physics.ratio == pytest.approx(3.9 / 4)
+    assert physics.flips.startswith(f"holds for route factor <= {100 / (2 * far_km / 200):.3g}")
+
+
+def test_reach_rows_without_a_groq_run(reg):
+    gaz, _ = _hand_gazetteer(6e9)  # Riyadh alone holds 5 billion here
+    synth = RemoteObservation("synthetic", "synthetic", "s", 0.02, 100.0, 0.02, "s1", "c", "y")
+    _, rows = _reach_rows(reg, Evidence(remote=(synth,)), gaz)
+    physics, measured = rows["groq-riyadh-latency"], rows["groq-riyadh-latency:measured"]
+    assert "7.00 billion" in physics.measured and physics.verdict == "supported"
+    assert "holds at any route factor" in physics.flips
+    assert "from Dammam: 7.00 billion" in physics.note
+    assert measured.verdict == "not yet measured" and measured.command.startswith("GROQ_API_KEY=")
+    # the physics row never switches: a Groq run changes only the measured row
+    groq = RemoteObservation("groq", "groq", "m", 0.3, 500.0, 0.09, "g1", "c", "x")
+    _, with_groq = _reach_rows(reg, Evidence(remote=(synth, groq)), gaz)
+    assert with_groq["groq-riyadh-latency"] == physics
+    assert with_groq["groq-riyadh-latency:measured"].verdict == "supported"
+
+
+def _capacities(reg, evidence=None, **assume):
+    from bench.claims.projections import CapacityAssumptions
+    from bench.claims.rows import Assumptions
+
+    a = Assumptions(capacity=CapacityAssumptions(**assume))
+    report = verdicts.build(reg, evidence or Evidence(), None, a)
+    return {c.label: c for c in report.capacities}, report
+
+
+def test_capacity_is_a_bounded_range_with_its_limit_named(reg):
+    caps, _ = _capacities(reg)
+    kv = 2 * 80 * 8 * 128 * 2 * 8192  # K and V, 80 layers, 8 kv heads of 128, 16-bit, 8K tokens
+    lpu = caps["groq-riyadh-lpus"]
+    assert lpu.kv_bytes_per_user == kv and lpu.weights_only_devices == 614
+    assert (lpu.devices_per_replica, lpu.replicas) == (626, 28)
+    assert lpu.users_low == 28 and lpu.limited_by == "memory"
+    assert lpu.users_high == (18000 * 230e6 - lpu.model_bytes) // kv == 1489
+    gpus = caps["oreus-grenoble-gpus"]  # 8,500 H100 SXM: bandwidth binds before memory
+    assert (gpus.users_low, gpus.limited_by) == (4250, "bandwidth")
+    assert gpus.users_high == (8500 * 3.35e12 / 50 - gpus.model_bytes) // kv
+    cluster = caps["g42-cerebras-cluster"]  # 9 x 64 systems, as publicly described
+    assert cluster.count == 576 and (cluster.devices_per_replica, cluster.replicas) == (4, 144)
+    assert cluster.limited_by == "memory"  # no compute limit: 'peak AI' is no dense 16-bit peak
+    assert {x.name: x.users is None for x in cluster.limits}["compute"]
+    for c in caps.values():  # every printed range is bounded, low <= high
+        assert c.users_low is not None and c.users_high is not None
+        assert 0 < c.users_low <= c.users_high < 100 * c.users_low  # not 3,000x apart
+
+
+def test_a_single_wse3_cannot_hold_the_model_and_gives_no_user_count(reg):
+    caps, report = _capacities(reg, cerebras_systems=1)
+    one = caps["g42-cerebras-cluster"]
+    assert one.users_low is None and one.users_high is None and one.replicas == 0
+    assert one.why_none.startswith("1 x Cerebras WSE-3 hold 44 GB: not the 141.1 GB")
+    # the 8B model fits one wafer: then there is a count
+    caps, _ = _capacities(reg, cerebras_systems=1, model="llama-3.1-8b")
+    assert caps["g42-cerebras-cluster"].users_low == 1
+
+
+def test_fleets_are_compared_like_with_like(reg):
+    fp32 = Ceiling("numpy", "AMD EPYC", "matrix", "float32", 1e12, "gemm", "cal", "g")
+    copy = Ceiling("numpy", "AMD EPYC", "memory", "", 20e9, "copy", "cal", "c")
+    _, report = _capacities(reg, Evidence(ceilings=(fp32, copy)))
+    on = {(label, q.workload) for label, q in report.equivalences}
+    # fp16 peaks never against an fp32 GEMM; on-chip SRAM never against a DRAM copy
+    assert not any(w == "gemm peak" for _, w in on)
+    assert ("groq-riyadh-lpus", "memory bandwidth") not in on
+    assert ("g42-cerebras-cluster", "memory bandwidth") not in on
+    assert ("oreus-grenoble-gpus", "memory bandwidth") in on  # HBM against DRAM: both off-chip
+    assert "groq-riyadh-lpus: on-chip SRAM bandwidth not compared with a DRAM/HBM copy" in (
+        report.unmatched
+    )
+    assert "groq-riyadh-lpus: fp16 peak not compared with float32 GEMM" in report.unmatched
+    fp16 = Ceiling("cupy", "NVIDIA H100 80GB HBM3", "matrix", "float16", 7e14, "gemm", "c", "g")
+    _, report = _capacities(reg, Evidence(ceilings=(fp16,)))
+    assert {label for label, q in report.equivalences if q.workload == "gemm peak"} == {
+        "groq-riyadh-lpus",
+        "oreus-grenoble-gpus",
+    }
