@@ -4,33 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.core.records import RunRecord
 
-# Every read of RunRecord.config by the report and history code goes through these helpers,
-# so a typed config (attributes instead of keys) changes this module only.
-
-
-def _config(record: RunRecord, key: str, default: Any = None) -> Any:
-    config = record.config
-    if hasattr(config, "get"):
-        return config.get(key, default)
-    return getattr(config, key, default)
+# Every read of RunRecord.config by the report and history code goes through these helpers.
 
 
 def kind(record: RunRecord) -> str:
-    """'run', 'chat' or 'calibration' (older files without a kind are runs)."""
-    return str(_config(record, "kind") or "run")
+    """'run', 'chat' or 'calibration'."""
+    return str(record.config.kind)
 
 
 def command(record: RunRecord) -> str:
     """The command line that reproduces the run, as typed ('' when not recorded)."""
-    return str(_config(record, "command") or "")
-
-
-def quick(record: RunRecord) -> bool:
-    return bool(_config(record, "quick", False))
+    return record.config.command
 
 
 def commit(record: RunRecord) -> str:

@@ -8,7 +8,7 @@ import io
 import pytest
 from matplotlib import image
 
-from bench.core.records import CaseResult, RunRecord, StreamSummary
+from bench.core.records import CaseResult, RunConfig, RunRecord, StreamSummary
 from bench.core.stats import summarize
 from bench.report import plots
 
@@ -36,7 +36,7 @@ def remote(concurrency: int, tokens_per_s: float, ttft_s: float) -> CaseResult:
 
 
 def record(*cases: CaseResult) -> RunRecord:
-    return RunRecord("run-1", "2026-01-01T00:00:00", {"kind": "run"}, {}, cases=cases)
+    return RunRecord("run-1", "2026-01-01T00:00:00", RunConfig("run"), {}, cases=cases)
 
 
 def test_cdf_draws_each_cases_sorted_samples() -> None:
