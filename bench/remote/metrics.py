@@ -30,6 +30,7 @@ class Stamps:
     status: int
     read_delay_ns: int = 0
     kernel: bool = False
+    sends: int = 1
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,14 @@ def _failure(
         return failure
     if content.error is not None:
         return content.error
-    if expected and expected not in "".join(content.text):
-        return RequestFailed("canary", f"answer lacks the expected text {expected!r}")
     if not content.content_ns:
         return RequestFailed("stream_cut", "the stream ended without any content")
+    if not (content.finish_reason or content.terminated):  # ended, or only stopped?
+        return RequestFailed(
+            "truncated", "the stream ended with no finish_reason and no [DONE]: cut short"
+        )
+    if expected and expected not in "".join(content.text):
+        return RequestFailed("canary", f"answer lacks the expected text {expected!r}")
     return None
 
 
@@ -131,6 +136,7 @@ def request_record(
         rate_limits={k: v for k, v in headers.items() if k.startswith("x-ratelimit-")},
         response_id=content.response_id,
         read_delay_max_s=stamps.read_delay_ns / 1e9 if stamps.kernel else None,
+        resent=stamps.sends > 1,
     )
 
 
@@ -359,6 +365,7 @@ def summarize_case(
         slo_tpot_s=load.slo_tpot_s,
         goodput_fraction=sum(_good(r, load) for r in ok) / len(measured) if measured else None,
         stamp_source=_stamp_source(measured),
+        requests_resent=sum(r.resent for r in measured),
         notes=tuple(_notes(ok, failed, window_note) + ([tail] if tail else [])),
         **throughput(ok, load, start, end),
         **_latency(ok),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options
 from bench.core.errors import BackendError, UnsupportedCase
 from bench.core.workloads import Param
-from bench.remote import wire
+from bench.remote import tls, wire
 from bench.remote.protocol import StreamContent, StreamingBackend, Transport, Vendor
 from bench.remote.sse import Decoder, Event
 
@@ -45,6 +45,13 @@ class _Chunk(msgspec.Struct):
 
 
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
+
+
+def resolve_trust(options: Mapping[str, Any]) -> tls.Trust:
+    """Whom HTTPS trusts: the backend's options over the standard variables (read here, with
+    the key, once when a backend is built: the other place below cli.py that reads os.environ)."""
+    env = {k: os.environ[k] for k in tls.TRUST_VARIABLES if os.environ.get(k)}
+    return tls.resolve_trust(env, options["ca_bundle"], options["verify"], options["client_cert"])
 
 
 def resolve_api_key(env_name: str) -> str | None:
@@ -109,6 +116,11 @@ def remote_options(
         Param("idle_timeout_s", 60.0, float, "s", "longest silence mid-stream", minimum=0.001),
         Param("total_timeout_s", 600.0, float, "s", "whole request", minimum=0.001),
         Param("max_connections", 0, int, doc="pool size (0: sized to the load)", minimum=0),
+        Param("ca_bundle", "", str, doc="HTTPS: CA certificates file (default: certifi, or"
+              " SSL_CERT_FILE/SSL_CERT_DIR/REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE)"),
+        Param("client_cert", "", str, doc="HTTPS: client certificate 'cert.pem' or 'cert.pem,key.pem'"),
+        Param("verify", True, bool, doc="HTTPS: check the server's certificate (false: noted"
+              " loudly in the record)"),
         Param(
             "kernel_stamps",
             True,
@@ -120,10 +132,22 @@ def remote_options(
 
 
 def _error_message(obj: Any) -> str:
-    err = obj.get("error") if isinstance(obj, dict) else None
+    """The server's own words: OpenAI {"error": {...}}, vLLM {"object": "error", "message"},
+    FastAPI {"detail": str | [{"msg"}]}, or a bare {"message"}."""
+    if not isinstance(obj, dict):
+        return str(obj)[:300]
+    err = obj.get("error")
     if isinstance(err, dict):
-        return str(err.get("message") or err.get("type") or err)
-    return str(err if err is not None else obj)[:300]
+        return str(err.get("message") or err.get("type") or err)[:300]
+    if isinstance(err, str) and err:
+        return err[:300]
+    detail = obj.get("detail")
+    if isinstance(detail, list):
+        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+    for said in (obj.get("message"), detail):
+        if said:
+            return str(said)[:300]
+    return json.dumps(obj)[:300]
 
 
 class OpenAIBackend:
@@ -150,6 +174,8 @@ class OpenAIBackend:
             o["idle_timeout_s"],
             o["total_timeout_s"],
         )
+        self.trust = resolve_trust(o)
+        self._tls = tls.context(self.trust) if self.endpoint.scheme == "https" else None
         # A transport handed in belongs to the caller, who sizes, warms and closes it.
         self._given = transport
         self._pool: wire.Pool | None = None
@@ -179,6 +205,7 @@ class OpenAIBackend:
             if self._given is None
             else type(self._given).__name__,
             "vendor": self.vendor,
+            "tls": self.trust.describe() if self._tls is not None else "",
         }
         return BackendInfo(
             self.name, metadata.version("accelbench"), f"remote {self.endpoint.authority}", details
@@ -220,7 +247,7 @@ class OpenAIBackend:
         self.close()
         if self._given is None:
             size = self.options["max_connections"] or connections
-            self._pool = wire.Pool(self.endpoint, size, self.options["kernel_stamps"])
+            self._pool = wire.Pool(self.endpoint, size, self.options["kernel_stamps"], self._tls)
 
     async def connect(self, count: int) -> None:
         """Open `count` pooled connections ahead of the load (untimed)."""
@@ -241,7 +268,8 @@ class OpenAIBackend:
         return self._pool
 
     def _head(self, method: str, path: str, extra: Mapping[str, str]) -> bytes:
-        headers = {"user-agent": "accelbench", **extra}
+        # identity: a compressed stream would be buffered by the server's compressor
+        headers = {"user-agent": "accelbench", "accept-encoding": "identity", **extra}
         if self._key:
             headers["authorization"] = f"Bearer {self._key.reveal()}"
         return wire.request_bytes(method, self.endpoint, path, headers)
@@ -266,13 +294,17 @@ class OpenAIBackend:
     async def stream(self, request: bytes, sink: wire.Sink) -> wire.Response:
         """Send `request`; the body streams into `sink`; an HTTP error raises RequestFailed."""
         response = await self.transport().handle(request, sink, self.timeouts)
-        if response.status >= 400:
+        if not 200 <= response.status < 300:
             raise self.http_failure(response)
         return response
 
     def http_failure(self, response: wire.Response) -> wire.RequestFailed:
         """An HTTP error as a failure whose message names the next step (never the key)."""
         status, host = response.status, self.endpoint.host
+        if status < 200 or 300 <= status < 400:  # not followed: a redirected request is another
+            where = response.headers.get("location", "no Location header")
+            message = f"{status} from {host}: redirected to {where}; set base_url to the target"
+            return wire.RequestFailed("http_3xx", message, status)
         try:
             detail = _error_message(json.loads(response.error_body))
         except ValueError:
@@ -297,7 +329,7 @@ class OpenAIBackend:
         sink = _Collect()
         request = self._head("GET", path, {"accept": "application/json"}) + b"\r\n"
         response = await self.transport().handle(request, sink, self.timeouts)
-        if response.status >= 400:
+        if not 200 <= response.status < 300:
             raise self.http_failure(response)
         try:
             return json.loads(b"".join(sink.parts))
@@ -367,6 +399,7 @@ class StreamReader:
         out = self.out
         out.event_ns.append(t_ns)
         if data == b"[DONE]":
+            out.terminated = True
             return
         try:
             chunk = _decode_chunk(data)

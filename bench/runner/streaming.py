@@ -58,7 +58,7 @@ class StampSink:
 
     __slots__ = (
         "clock", "sent_ns", "headers_ns", "status", "now", "feed", "offset",
-        "read_delay", "kernel", "delays",
+        "read_delay", "kernel", "delays", "sends",
     )  # fmt: skip
 
     def __init__(
@@ -73,9 +73,12 @@ class StampSink:
         self.sent_ns: int | None = None
         self.headers_ns: int | None = None
         self.status, self.now, self.read_delay, self.kernel = 0, 0, 0, False
+        self.sends = 0
 
     def sent(self) -> None:
+        """Called again when the transport re-sends on a fresh connection: the last send counts."""
         self.sent_ns = self.clock()
+        self.sends += 1
 
     def mark(self, kernel_ns: int = 0) -> int:
         """Bytes arrived: stamped here, before any parsing. With the kernel's receive stamp the
@@ -239,7 +242,8 @@ class CaseDriver:
             )
         content = reader.finish(sink.now)
         stamps = chat_metrics.Stamps(
-            scheduled_ns, sink.sent_ns, sink.headers_ns, sink.status, sink.read_delay, sink.kernel
+            scheduled_ns, sink.sent_ns, sink.headers_ns, sink.status, sink.read_delay, sink.kernel,
+            max(sink.sends, 1),
         )
         warm = index < self.case.load.warmup_requests
         record = chat_metrics.request_record(
@@ -352,6 +356,15 @@ def case_result(
         records, case.load, health, driver.state.stopped_by, driver.origin
     )
     warnings = list(summary.notes)
+    if driver.backend.options.get("verify", True) is False:
+        warnings.append(
+            "TLS verification OFF (verify=false): the endpoint's identity was not checked"
+        )
+    if summary.requests_resent:
+        warnings.append(
+            f"{summary.requests_resent} request(s) re-sent once on a fresh connection: the"
+            " server had closed the reused one before answering"
+        )
     if summary.client_bound:
         warnings.append(
             f"client-bound: the client, not the server, set the pace ({summary.client_bound_reason})"
@@ -426,11 +439,24 @@ def create(name: str, options: dict[str, Any]) -> StreamingBackend:
     return backend
 
 
+def _closing(backend: StreamingBackend, make: Callable[[], Any]) -> Callable[[], Any]:
+    """`make()` awaited, then the backend closed on the same loop: connections (TLS ones above
+    all) are closed while their loop still runs, never after it ('Event loop is closed')."""
+
+    async def run() -> Any:
+        try:
+            return await make()
+        finally:
+            backend.close()
+
+    return run
+
+
 def list_models(name: str, options: dict[str, Any]) -> list[str]:
     """Model ids backend `name` serves; a failure says what and where."""
     backend = create(name, options)
     try:
-        return run_async(backend.models)
+        return run_async(_closing(backend, backend.models))
     except RequestFailed as exc:
         raise BackendError(f"backend '{name}': cannot list models: {exc}") from None
     finally:
@@ -441,7 +467,7 @@ def fetch_log(base_url: str) -> Any:
     """The synthetic server's send log (GET /synthetic/log), taken once: the server then clears it."""
     backend = create("synthetic", {"base_url": base_url})
     try:
-        return run_async(lambda: backend.get_json("/synthetic/log"))
+        return run_async(_closing(backend, lambda: backend.get_json("/synthetic/log")))
     except RequestFailed as exc:
         raise BackendError(f"cannot fetch the send log from {base_url}: {exc}") from None
     finally:
@@ -467,7 +493,7 @@ def _check_backend(name: str, options: dict[str, Any]) -> list[str]:
         raise BackendUnavailable(f"backend '{name}' cannot run: {avail.reason}")
     model = backend.options["model"]
     try:
-        served = run_async(backend.models)
+        served = run_async(_closing(backend, backend.models))
     except RequestFailed as exc:
         if exc.status in (401, 403):
             raise BackendUnavailable(f"backend '{name}': {exc}") from None
