@@ -245,3 +245,80 @@ def _wait(ready: Any, limit_s: float = 10.0) -> None:
         if time.monotonic() > until:
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
+
+
+# --- FastAPI: the error shapes OpenAI-compatible servers send ---
+
+
+def fastapi_app(stall_s: float = 2.0) -> Any:
+    """Each base path one behaviour: /strict (FastAPI's own 422 validation), /vllm (vLLM's
+    {"object": "error"}), /moved (a 307), /sse-error (`event: error` in a 200), /stall
+    (headers, one chunk, then silence), /nokey (HTTPException: {"detail": str})."""
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+    from pydantic import BaseModel, Field
+
+    app = FastAPI()
+
+    class Strict(BaseModel):
+        model: str
+        max_tokens: int = Field(le=4)
+
+    async def strict(body: Strict) -> dict[str, str]:
+        return {}
+
+    # this module's postponed annotations are strings FastAPI cannot resolve for a local class
+    strict.__annotations__ = {"body": Strict, "return": dict}
+    app.post("/strict/v1/chat/completions")(strict)
+
+    @app.post("/vllm/v1/chat/completions")
+    async def vllm() -> JSONResponse:
+        said = {"object": "error", "message": "The model `x` does not exist.", "code": 404}
+        return JSONResponse(said, status_code=404)
+
+    @app.post("/moved/v1/chat/completions")
+    async def moved() -> RedirectResponse:
+        return RedirectResponse("https://elsewhere.example/v1/chat/completions", 307)
+
+    @app.get("/nokey/v1/models")
+    async def nokey() -> None:
+        raise HTTPException(401, "Invalid API key")
+
+    @app.post("/sse-error/v1/chat/completions")
+    async def sse_error() -> StreamingResponse:
+        async def body() -> Any:
+            yield b'event: error\ndata: {"message": "the engine is overloaded"}\n\n'
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    @app.post("/stall/v1/chat/completions")
+    async def stall() -> StreamingResponse:
+        async def body() -> Any:
+            yield _event({"id": "s", "choices": [{"delta": {"role": "assistant"}}]})
+            await asyncio.sleep(stall_s)
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    return app
+
+
+@contextmanager
+def fastapi_server() -> Iterator[str]:
+    """The FastAPI app under uvicorn (httptools); yields http://127.0.0.1:PORT."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(fastapi_app(), http="httptools", log_level="warning", lifespan="off")
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        _wait(lambda: server.started)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

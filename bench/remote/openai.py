@@ -401,6 +401,8 @@ class StreamReader:
         if data == b"[DONE]":
             out.terminated = True
             return
+        if name == "error":  # the server's words, JSON or not
+            return self._bad(_json_or_text(data), data)
         try:
             chunk = _decode_chunk(data)
         except msgspec.DecodeError:  # not JSON, or not a chunk's shape (ValidationError too)
@@ -428,7 +430,10 @@ class StreamReader:
         out = self.out
         if out.error is not None:
             return
-        if type(obj) is not dict:
+        if isinstance(obj, str):
+            msg = self.backend._key.scrub(obj[:300])
+            out.error = wire.RequestFailed("stream_error", f"error inside the 200 stream: {msg}")
+        elif type(obj) is not dict:
             shown = data[:60].decode("utf-8", "replace")
             out.error = wire.RequestFailed("malformed_chunk", f"malformed chunk: {shown!r}")
         else:
@@ -450,6 +455,14 @@ class StreamReader:
                 out.token_source = source
             out.timings_s = out.timings_s or self.backend.server_timings(obj)
         return out
+
+
+def _json_or_text(data: bytes) -> Any:
+    try:
+        obj = _loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace").strip()
+    return obj if isinstance(obj, dict) else str(obj)
 
 
 def _int(value: Any) -> int | None:
