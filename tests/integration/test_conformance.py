@@ -180,3 +180,16 @@ def test_a_stream_without_a_terminal_chunk_is_truncated() -> None:
                             model=servers.MODEL)  # fmt: skip
     assert result.stream is not None and result.stream.failures == {"truncated": 2}
     assert "no finish_reason and no [DONE]" in result.stream.failure_examples["truncated"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_closed_loop_throughput_obeys_littles_law(concurrency: int) -> None:
+    """requests/s can never exceed concurrency / shortest E2E in a closed loop."""
+    with servers.aiohttp_server(SCRIPT) as (url, _):
+        [result] = run_chat(url, {"requests": 16, "concurrency": concurrency},
+                            {"max_tokens": SCRIPT.tokens}, backend="openai",
+                            model=servers.MODEL)  # fmt: skip
+    s = result.stream
+    assert s is not None and s.requests_ok == 16 and s.requests_per_s is not None
+    shortest = min(r.e2e_s for r in result.requests if r.e2e_s is not None)
+    assert 0 < s.requests_per_s <= concurrency / shortest
