@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 from collections.abc import Mapping
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,6 +12,13 @@ from bench.backends.base import Availability, BackendInfo, Case, Prepared, resol
 from bench.core.errors import BackendError, UnsupportedCase
 from bench.core.workloads import Param
 from bench.remote import tls, wire
+from bench.remote.options import (  # noqa: F401 - remote_options: the adapters' import
+    Secret,
+    remote_options,
+    resolve_api_key,
+    resolve_proxy,
+    resolve_trust,
+)
 from bench.remote.protocol import StreamContent, StreamingBackend, Transport, Vendor
 from bench.remote.sse import Decoder, Event
 
@@ -45,90 +52,6 @@ class _Chunk(msgspec.Struct):
 
 
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
-
-
-def resolve_trust(options: Mapping[str, Any]) -> tls.Trust:
-    """Whom HTTPS trusts: the backend's options over the standard variables (read here, with
-    the key, once when a backend is built: the other place below cli.py that reads os.environ)."""
-    env = {k: os.environ[k] for k in tls.TRUST_VARIABLES if os.environ.get(k)}
-    return tls.resolve_trust(env, options["ca_bundle"], options["verify"], options["client_cert"])
-
-
-def resolve_api_key(env_name: str) -> str | None:
-    """The one place below cli.py that reads os.environ: an API key, by its variable's name.
-
-    Called once when a backend is built, before anything is timed; the value lives only in
-    a Secret and in request headers, never in records, logs, messages or reprs.
-    """
-    return os.environ.get(env_name) or None if env_name else None
-
-
-class Secret:
-    """A credential that never shows itself in repr, str or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None) -> None:
-        self._value = value
-
-    def __repr__(self) -> str:
-        return "Secret(set)" if self._value else "Secret(unset)"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def reveal(self) -> str:
-        return self._value or ""
-
-    def scrub(self, text: str) -> str:
-        """`text` with the secret replaced: error bodies may echo what they were sent."""
-        return text.replace(self._value, "***") if self._value else text
-
-
-class JSONObject(dict):  # type: ignore[type-arg]
-    """An option holding a JSON object: a TOML table, or a JSON string from the command line."""
-
-    def __init__(self, value: Any = ()) -> None:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise ValueError(value) from None
-        if not isinstance(value, Mapping | tuple):
-            raise ValueError(value)
-        super().__init__(value)
-
-
-def remote_options(
-    base_url: str, key_env: str, include_usage: bool = True, model: str = ""
-) -> tuple[Param, ...]:
-    """The options every OpenAI-compatible backend takes; adapters change the defaults."""
-    return (
-        Param("base_url", base_url, str, doc="endpoint root, e.g. https://host/v1"),
-        Param("model", model, str, doc="model id (see `accelbench models -b NAME`)"),
-        Param("api_key_env", key_env, str, doc="environment variable holding the key ('' none)"),
-        Param("extra", JSONObject(), JSONObject, doc="extra request fields (JSON object)"),
-        Param("include_usage", include_usage, bool, doc="ask for usage (stream_options)"),
-        Param("connect_timeout_s", 10.0, float, "s", minimum=0.001),
-        Param("first_byte_timeout_s", 60.0, float, "s", "until response headers", minimum=0.001),
-        Param("idle_timeout_s", 60.0, float, "s", "longest silence mid-stream", minimum=0.001),
-        Param("total_timeout_s", 600.0, float, "s", "whole request", minimum=0.001),
-        Param("max_connections", 0, int, doc="pool size (0: sized to the load)", minimum=0),
-        Param("ca_bundle", "", str, doc="HTTPS: CA certificates file (default: certifi, or"
-              " SSL_CERT_FILE/SSL_CERT_DIR/REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE)"),
-        Param("client_cert", "", str, doc="HTTPS: client certificate 'cert.pem' or 'cert.pem,key.pem'"),
-        Param("verify", True, bool, doc="HTTPS: check the server's certificate (false: noted"
-              " loudly in the record)"),
-        Param(
-            "kernel_stamps",
-            True,
-            bool,
-            doc="plain HTTP on Linux: stamp reads with the kernel's receive time (more CPU per"
-            " read, immune to client scheduling); false: when bytes reach user space",
-        ),
-    )
 
 
 def _error_message(obj: Any) -> str:
@@ -175,6 +98,9 @@ class OpenAIBackend:
             o["total_timeout_s"],
         )
         self.trust = resolve_trust(o)
+        self.proxy = resolve_proxy(o["proxy"], self.endpoint)
+        if self.proxy is not None and self.endpoint.scheme == "http":
+            self.endpoint = dataclasses.replace(self.endpoint, absolute=True)
         self._tls = tls.context(self.trust) if self.endpoint.scheme == "https" else None
         # A transport handed in belongs to the caller, who sizes, warms and closes it.
         self._given = transport
@@ -206,6 +132,7 @@ class OpenAIBackend:
             else type(self._given).__name__,
             "vendor": self.vendor,
             "tls": self.trust.describe() if self._tls is not None else "",
+            "proxy": self.proxy.describe() if self.proxy is not None else "",
         }
         return BackendInfo(
             self.name, metadata.version("accelbench"), f"remote {self.endpoint.authority}", details
@@ -247,7 +174,10 @@ class OpenAIBackend:
         self.close()
         if self._given is None:
             size = self.options["max_connections"] or connections
-            self._pool = wire.Pool(self.endpoint, size, self.options["kernel_stamps"], self._tls)
+            via = (self.proxy.endpoint, self.proxy.auth) if self.proxy is not None else None
+            self._pool = wire.Pool(
+                self.endpoint, size, self.options["kernel_stamps"], self._tls, via
+            )
 
     async def connect(self, count: int) -> None:
         """Open `count` pooled connections ahead of the load (untimed)."""

@@ -147,3 +147,22 @@ def readable(transport: Any) -> bool:
     except (OSError, ValueError):
         return True
     return bool(ready)
+
+
+async def tunnel(sock: socket.socket, authority: str, auth: str = "") -> None:
+    """CONNECT `authority` through the proxy at the other end of `sock` (RFC 9110 §9.3.6);
+    a refusal raises OSError with the proxy's status line."""
+    loop = asyncio.get_running_loop()
+    head = f"CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n"
+    if auth:
+        head += f"proxy-authorization: {auth}\r\n"
+    await loop.sock_sendall(sock, (head + "\r\n").encode("latin-1"))
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        part = await loop.sock_recv(sock, 4096)
+        if not part or len(answer) > 65_536:
+            raise OSError(f"the proxy closed the CONNECT to {authority} without an answer")
+        answer += part
+    status = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    if status.split(" ")[1:2] != ["200"]:
+        raise OSError(f"the proxy refused CONNECT {authority}: {status}")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import zlib
 from collections.abc import Callable, Mapping
@@ -70,6 +71,7 @@ class Endpoint:
     port: int
     path: str
     query: str = ""  # kept on every request (Azure-style `?api-version=`)
+    absolute: bool = False  # plain HTTP through a proxy: the target in absolute form
 
     @classmethod
     def parse(cls, url: str) -> Endpoint:
@@ -92,6 +94,8 @@ class Endpoint:
     def target(self, path: str) -> str:
         """The request target for `path` under the base URL, with the base URL's query."""
         joined = f"{self.path}{path}"
+        if self.absolute:
+            joined = f"{self.scheme}://{self.authority}{joined}"
         if not self.query:
             return joined
         return f"{joined}{'&' if '?' in joined else '?'}{self.query}"
@@ -235,6 +239,7 @@ class Pool:
         limit: int,
         kernel_stamps: bool = True,
         tls: ssl.SSLContext | None = None,
+        proxy: tuple[Endpoint, str] | None = None,
     ) -> None:
         self.endpoint, self.limit = endpoint, max(1, limit)
         self.kernel_stamps = kernel_stamps and sockets.KERNEL_STAMPS
@@ -242,6 +247,7 @@ class Pool:
         self.idle: list[_Conn] = []
         self.open, self.resent, self.stale = 0, 0, 0
         self._free: asyncio.Condition | None = None
+        self.proxy = proxy  # (the proxy, its Proxy-Authorization value or '')
         self._ssl: ssl.SSLContext | None = None
         if endpoint.scheme == "https":
             from bench.remote import tls as tlsmod
@@ -307,7 +313,7 @@ class Pool:
         make = lambda: _Conn(self.httptools)  # noqa: E731
         try:
             async with asyncio.timeout(timeout_s):
-                sock = await sockets.dial(ep.host, ep.port, stamped)
+                sock = await self._dial(stamped)
                 if stamped:
                     conn = make()
                     conn.connection_made(sockets.StampedSocket(sock, conn, loop))  # type: ignore[arg-type]
@@ -323,10 +329,26 @@ class Pool:
         except ssl.SSLError as exc:  # before OSError: SSLError is one
             raise RequestFailed("connect", f"TLS with {ep.authority} failed: {exc}") from None
         except OSError as exc:
+            via = f" via proxy {self.proxy[0].authority}" if self.proxy else ""
             raise RequestFailed(
-                "connect", f"cannot connect to {ep.authority}: {exc.strerror or exc}"
+                "connect", f"cannot connect to {ep.authority}{via}: {exc.strerror or exc}"
             ) from None
         return conn
+
+    async def _dial(self, stamped: bool) -> socket.socket:
+        """A socket to the endpoint, or to the proxy (tunnelled with CONNECT for HTTPS)."""
+        ep = self.endpoint
+        if self.proxy is None:
+            return await sockets.dial(ep.host, ep.port, stamped)
+        via, auth = self.proxy
+        sock = await sockets.dial(via.host, via.port, stamped)
+        if ep.scheme == "https":
+            try:
+                await sockets.tunnel(sock, ep.authority, auth)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
 
     async def warm(self, count: int, timeout_s: float) -> None:
         """Open up to `count` connections before timing starts (untimed, like a prepare step);
@@ -449,6 +471,10 @@ async def _send(
         pool.release(conn)
 
 
+def _usual(name: str) -> str:
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
 def _checked(name: str, value: str) -> str:
     if any(c in value for c in "\r\n\0") or any(c in name for c in "\r\n\0: "):
         raise BackendError(f"header '{name.strip()}' holds a line break or NUL: refused")
@@ -458,8 +484,9 @@ def _checked(name: str, value: str) -> str:
 def request_bytes(method: str, endpoint: Endpoint, path: str, headers: Mapping[str, str]) -> bytes:
     """The request head (without body); a header name or value with CR, LF or NUL is refused
     (it would smuggle a header or a second request), naming the header, never its value."""
-    lines = [f"{method} {endpoint.target(path)} HTTP/1.1", f"host: {endpoint.authority}"]
-    lines += [f"{k}: {_checked(k, v)}" for k, v in headers.items()]
+    lines = [f"{method} {endpoint.target(path)} HTTP/1.1", f"Host: {endpoint.authority}"]
+    # names in their usual case: some intermediaries (proxy.py) match them case-sensitively
+    lines += [f"{_usual(k)}: {_checked(k, v)}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
 
