@@ -56,12 +56,25 @@ def check_against_script(
     measured = [r for r in result.requests if not r.warmup]
     for r in measured:
         _check_request(r, log.entries[r.response_id], script)
+    assert all(r.ttft_s is not None for r in measured)
+    over = [r.ttft_s * 1e3 - _server_ttft_ms(log.entries[r.response_id]) for r in measured]
     return {
         "ok": result.stream.requests_ok,
         "failed": result.stream.requests_failed,
         "tokens": sorted({r.output_tokens for r in measured}),
+        "ttft_minus_server_ms_median": round(sorted(over)[len(over) // 2], 3),
+        "slow_gap_at": sorted({_slowest(r.itl_s) + 1 for r in measured}),
         "resent": result.stream.requests_resent,
+        "stamps": result.stream.stamp_source,
     }
+
+
+def _server_ttft_ms(entry: dict[str, Any]) -> float:
+    return float(entry["content_ns"][0] - entry["recv_ns"]) / 1e6
+
+
+def _slowest(gaps: Any) -> int:
+    return max(range(len(gaps)), key=gaps.__getitem__)
 
 
 def _check_request(r: RequestRecord, entry: dict[str, Any], script: servers.Script) -> None:
@@ -113,8 +126,16 @@ def test_https_with_a_private_ca(ca: tuple[Any, Path]) -> None:
             main, ["models", "-b", "openai", "--backend-opt", f"base_url={url}",
                    "--backend-opt", f"ca_bundle={pem}"], catch_exceptions=False,
         )  # fmt: skip
+        ran = CliRunner().invoke(
+            main, ["run", "-w", "chat", "-b", "openai", "-p", "requests=4", "-p", "max_tokens=6",
+                   "--backend-opt", f"base_url={url}", "--backend-opt", f"ca_bundle={pem}",
+                   "--backend-opt", f"model={servers.MODEL}", "--out", str(pem.parent / "out")],
+            catch_exceptions=False,
+        )  # fmt: skip
     assert listed.exit_code == 0, listed.output
     assert listed.output.split() == [servers.MODEL]
+    assert ran.exit_code == 0, ran.output  # preflight (models) and the run, both over TLS
+    assert "4 ok, 0 failed" in " ".join(ran.output.split())
     print(f"\nCONFORMANCE aiohttp.web over TLS (trustme CA): {json.dumps(row)}")
 
 
