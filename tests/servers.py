@@ -181,9 +181,10 @@ def aiohttp_server(
 # --- Python's http.server ---
 
 
-def _handler(script: Script, log: SendLog, version: str, framed: bool) -> type:
+def _handler(script: Script, log: SendLog, version: str, framed: bool, drop_next: bool) -> type:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = version
+        served = 0
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return None
@@ -193,13 +194,17 @@ def _handler(script: Script, log: SendLog, version: str, framed: bool) -> type:
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length", 0)))
+            if drop_next and self.served:  # a keep-alive limit of one: the next is dropped
+                self.close_connection = True
+                return
+            self.served += 1
             rid = log.begin(self.headers.get("host", ""))
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             if framed:  # its length said, then a close nobody announced (no `connection: close`)
                 size = sum(len(d) for _, d, _ in script.chunks(rid))
                 self.send_header("content-length", str(size))
-                self.close_connection = True
+                self.close_connection = not drop_next
             self.end_headers()  # else no length, no chunking: the close ends the body
             for delay, data, content in script.chunks(rid):
                 time.sleep(delay)
@@ -220,13 +225,14 @@ def _handler(script: Script, log: SendLog, version: str, framed: bool) -> type:
 
 @contextmanager
 def stdlib_server(
-    script: Script, version: str = "HTTP/1.0", framed: bool = False
+    script: Script, version: str = "HTTP/1.0", framed: bool = False, drop_next: bool = False
 ) -> Iterator[tuple[str, SendLog]]:
     """http.server: HTTP/1.0 close-delimited streams, or (`framed`) HTTP/1.1 responses with a
-    content-length after each of which the server closes without saying so."""
+    content-length after each of which the server closes without saying so; `drop_next`: it
+    keeps the connection open instead, reads the next request and closes without an answer."""
     log = SendLog()
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), _handler(script, log, version, framed)
+        ("127.0.0.1", 0), _handler(script, log, version, framed, drop_next)
     )
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)

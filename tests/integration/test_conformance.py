@@ -214,3 +214,16 @@ def test_closed_loop_throughput_obeys_littles_law(concurrency: int) -> None:
     assert s is not None and s.requests_ok == 16 and s.requests_per_s is not None
     shortest = min(r.e2e_s for r in result.requests if r.e2e_s is not None)
     assert 0 < s.requests_per_s <= concurrency / shortest
+
+
+def test_a_request_dropped_on_a_reused_connection_is_resent_once_and_counted() -> None:
+    """Each connection answers one request, then reads the next and closes unanswered (a
+    keep-alive limit of one): every reuse fails before a response byte and is re-sent."""
+    with servers.stdlib_server(SCRIPT, "HTTP/1.1", framed=True, drop_next=True) as (url, log):
+        [result] = run_chat(url, {"requests": 5, "concurrency": 1}, {"max_tokens": SCRIPT.tokens},
+                            backend="openai", model=servers.MODEL)  # fmt: skip
+    s = result.stream
+    assert s is not None and (s.requests_ok, s.requests_failed) == (5, 0), result.reason
+    assert s.requests_resent == 4 and [r.resent for r in result.requests] == [False] + [True] * 4
+    assert len(log.entries) == 5  # each answered once
+    assert any("4 request(s) re-sent once on a fresh connection" in w for w in result.warnings)
