@@ -26,6 +26,7 @@ RunState = Literal["running", "complete", "interrupted"]
 CALIBRATION_KIND: RunKind = "calibrate"  # config.kind of a calibrate run
 # Why a streamed request failed: the summary counts requests per kind.
 FailureKind = Literal[
+    "http_3xx",
     "http_429",
     "http_4xx",
     "http_5xx",
@@ -35,7 +36,10 @@ FailureKind = Literal[
     "timeout_idle",
     "timeout_total",
     "stream_cut",
+    "truncated",
     "protocol",
+    "decode",
+    "client",
     "malformed_chunk",
     "stream_error",
     "canary",
@@ -230,6 +234,7 @@ class RequestRecord:
     rate_limits: Mapping[str, str] = field(default_factory=dict)
     response_id: str = ""
     read_delay_max_s: float | None = None
+    resent: bool = False  # sent again on a fresh connection: the reused one had been closed
 
 
 @dataclass(frozen=True)
@@ -276,6 +281,7 @@ class StreamSummary:
     notes: tuple[str, ...] = ()
     stamp_source: str = ""
     read_delay_p99_s: float | None = None
+    requests_resent: int = 0
 
 
 # --- JSON, both ways ---

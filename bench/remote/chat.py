@@ -58,6 +58,10 @@ LOAD_PARAMS: tuple[Param, ...] = (
     ),
     Param("cpu_limit", 0.9, float, "cores", "client CPU above which the client set the pace"),
     Param("drain_s", 60.0, float, "s", "grace for in-flight requests after the last is issued"),
+    Param(
+        "max_failed_fraction", 0.0, float, doc="share of measured requests allowed to fail"
+        " before the case fails (0: any failure fails it)", minimum=0.0,
+    ),
 )
 
 
@@ -84,6 +88,7 @@ class Load:
     cpu_limit: float = 0.9
     drain_s: float = 60.0
     seed: int = 0
+    max_failed_fraction: float = 0.0
 
     @property
     def label(self) -> str:
@@ -120,7 +125,7 @@ def _load(v: Mapping[str, Any], seed: int, owner: str, sweep: Mapping[str, Any])
     return Load(
         mode, v["concurrency"], v["rate_per_s"], v["arrival"], v["requests"], v["duration_s"],
         v["warmup_requests"], v["on_429"], v["slo_ttft_ms"] * ms, v["slo_tpot_ms"] * ms,
-        v["lag_limit_ms"] * ms, v["cpu_limit"], v["drain_s"], seed,
+        v["lag_limit_ms"] * ms, v["cpu_limit"], v["drain_s"], seed, v["max_failed_fraction"],
     )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ class Stamps:
     status: int
     read_delay_ns: int = 0
     kernel: bool = False
+    sends: int = 1
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,14 @@ def _failure(
         return failure
     if content.error is not None:
         return content.error
-    if expected and expected not in "".join(content.text):
-        return RequestFailed("canary", f"answer lacks the expected text {expected!r}")
     if not content.content_ns:
         return RequestFailed("stream_cut", "the stream ended without any content")
+    if not (content.finish_reason or content.terminated):  # ended, or only stopped?
+        return RequestFailed(
+            "truncated", "the stream ended with no finish_reason and no [DONE]: cut short"
+        )
+    if expected and expected not in "".join(content.text):
+        return RequestFailed("canary", f"answer lacks the expected text {expected!r}")
     return None
 
 
@@ -131,6 +136,7 @@ def request_record(
         rate_limits={k: v for k, v in headers.items() if k.startswith("x-ratelimit-")},
         response_id=content.response_id,
         read_delay_max_s=stamps.read_delay_ns / 1e9 if stamps.kernel else None,
+        resent=stamps.sends > 1,
     )
 
 
@@ -201,14 +207,29 @@ def steady_window(measured: Sequence[RequestRecord]) -> tuple[int, int, str]:
     return min(sent), max(done), note
 
 
-def _in_window(r: RequestRecord, start: int, end: int) -> tuple[bool, float]:
-    """(completed inside the window, output tokens that arrived inside it)."""
-    done = start <= _done_ns(r) <= end
+def _share_in_window(r: RequestRecord, start: int, end: int) -> float:
+    """The part of the request's life (scheduled to done) inside the window, as a fraction.
+
+    Counting each request by that fraction counts it once in all, with no edge to land on:
+    counting completions in a closed window counts a wave of completions at its start (the
+    window begins at the first completion) as if it belonged to it, up to (k+1)/k the true
+    rate. A closed-loop worker's requests never overlap, so the rate this gives can never
+    exceed concurrency / shortest E2E.
+    """
+    born, done = r.scheduled_ns, _done_ns(r)
+    if done <= born:
+        return 1.0 if start < done <= end else 0.0
+    inside = min(done, end) - max(born, start)
+    return inside / (done - born) if inside > 0 else 0.0
+
+
+def _tokens_in_window(r: RequestRecord, start: int, end: int) -> float:
+    """Output tokens that arrived in the half-open window (start, end]."""
     if not r.content_ns or not r.tokens_per_chunk:
-        return done, 0.0
+        return 0.0
     stamps = np.asarray(r.content_ns)
-    inside = int(np.searchsorted(stamps, end, "right") - np.searchsorted(stamps, start, "left"))
-    return done, inside * r.tokens_per_chunk
+    inside = int(np.searchsorted(stamps, end, "right") - np.searchsorted(stamps, start, "right"))
+    return inside * r.tokens_per_chunk
 
 
 def _good(r: RequestRecord, load: Load) -> bool:
@@ -217,15 +238,16 @@ def _good(r: RequestRecord, load: Load) -> bool:
 
 
 def throughput(ok: Sequence[RequestRecord], load: Load, start: int, end: int) -> dict:
+    """Requests, tokens and goodput per second over the steady window, edge bias free."""
     span = (end - start) / 1e9
     if span <= 0:
         return {}
     done = tokens = good = 0.0
     for r in ok:
-        finished, toks = _in_window(r, start, end)
-        done += finished
-        tokens += toks
-        good += finished and _good(r, load)
+        share = _share_in_window(r, start, end)
+        done += share
+        tokens += _tokens_in_window(r, start, end)
+        good += share if _good(r, load) else 0.0
     return {
         "requests_per_s": done / span,
         "output_tokens_per_s": tokens / span,
@@ -359,6 +381,7 @@ def summarize_case(
         slo_tpot_s=load.slo_tpot_s,
         goodput_fraction=sum(_good(r, load) for r in ok) / len(measured) if measured else None,
         stamp_source=_stamp_source(measured),
+        requests_resent=sum(r.resent for r in measured),
         notes=tuple(_notes(ok, failed, window_note) + ([tail] if tail else [])),
         **throughput(ok, load, start, end),
         **_latency(ok),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 from collections.abc import Mapping
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from bench.backends.base import Availability, BackendInfo, Case, Prepared, resolve_options
 from bench.core.errors import BackendError, UnsupportedCase
 from bench.core.workloads import Param
-from bench.remote import wire
+from bench.remote import tls, wire
+from bench.remote.options import (  # noqa: F401 - remote_options: the adapters' import
+    Secret,
+    remote_options,
+    resolve_api_key,
+    resolve_proxy,
+    resolve_trust,
+)
 from bench.remote.protocol import StreamContent, StreamingBackend, Transport, Vendor
 from bench.remote.sse import Decoder, Event
 
@@ -47,83 +54,23 @@ class _Chunk(msgspec.Struct):
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
 
 
-def resolve_api_key(env_name: str) -> str | None:
-    """The one place below cli.py that reads os.environ: an API key, by its variable's name.
-
-    Called once when a backend is built, before anything is timed; the value lives only in
-    a Secret and in request headers, never in records, logs, messages or reprs.
-    """
-    return os.environ.get(env_name) or None if env_name else None
-
-
-class Secret:
-    """A credential that never shows itself in repr, str or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None) -> None:
-        self._value = value
-
-    def __repr__(self) -> str:
-        return "Secret(set)" if self._value else "Secret(unset)"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def reveal(self) -> str:
-        return self._value or ""
-
-    def scrub(self, text: str) -> str:
-        """`text` with the secret replaced: error bodies may echo what they were sent."""
-        return text.replace(self._value, "***") if self._value else text
-
-
-class JSONObject(dict):  # type: ignore[type-arg]
-    """An option holding a JSON object: a TOML table, or a JSON string from the command line."""
-
-    def __init__(self, value: Any = ()) -> None:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise ValueError(value) from None
-        if not isinstance(value, Mapping | tuple):
-            raise ValueError(value)
-        super().__init__(value)
-
-
-def remote_options(
-    base_url: str, key_env: str, include_usage: bool = True, model: str = ""
-) -> tuple[Param, ...]:
-    """The options every OpenAI-compatible backend takes; adapters change the defaults."""
-    return (
-        Param("base_url", base_url, str, doc="endpoint root, e.g. https://host/v1"),
-        Param("model", model, str, doc="model id (see `accelbench models -b NAME`)"),
-        Param("api_key_env", key_env, str, doc="environment variable holding the key ('' none)"),
-        Param("extra", JSONObject(), JSONObject, doc="extra request fields (JSON object)"),
-        Param("include_usage", include_usage, bool, doc="ask for usage (stream_options)"),
-        Param("connect_timeout_s", 10.0, float, "s", minimum=0.001),
-        Param("first_byte_timeout_s", 60.0, float, "s", "until response headers", minimum=0.001),
-        Param("idle_timeout_s", 60.0, float, "s", "longest silence mid-stream", minimum=0.001),
-        Param("total_timeout_s", 600.0, float, "s", "whole request", minimum=0.001),
-        Param("max_connections", 0, int, doc="pool size (0: sized to the load)", minimum=0),
-        Param(
-            "kernel_stamps",
-            True,
-            bool,
-            doc="plain HTTP on Linux: stamp reads with the kernel's receive time (more CPU per"
-            " read, immune to client scheduling); false: when bytes reach user space",
-        ),
-    )
-
-
 def _error_message(obj: Any) -> str:
-    err = obj.get("error") if isinstance(obj, dict) else None
+    """The server's own words: OpenAI {"error": {...}}, vLLM {"object": "error", "message"},
+    FastAPI {"detail": str | [{"msg"}]}, or a bare {"message"}."""
+    if not isinstance(obj, dict):
+        return str(obj)[:300]
+    err = obj.get("error")
     if isinstance(err, dict):
-        return str(err.get("message") or err.get("type") or err)
-    return str(err if err is not None else obj)[:300]
+        return str(err.get("message") or err.get("type") or err)[:300]
+    if isinstance(err, str) and err:
+        return err[:300]
+    detail = obj.get("detail")
+    if isinstance(detail, list):
+        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+    for said in (obj.get("message"), detail):
+        if said:
+            return str(said)[:300]
+    return json.dumps(obj)[:300]
 
 
 class OpenAIBackend:
@@ -150,6 +97,11 @@ class OpenAIBackend:
             o["idle_timeout_s"],
             o["total_timeout_s"],
         )
+        self.trust = resolve_trust(o)
+        self.proxy = resolve_proxy(o["proxy"], self.endpoint)
+        if self.proxy is not None and self.endpoint.scheme == "http":
+            self.endpoint = dataclasses.replace(self.endpoint, absolute=True)
+        self._tls = tls.context(self.trust) if self.endpoint.scheme == "https" else None
         # A transport handed in belongs to the caller, who sizes, warms and closes it.
         self._given = transport
         self._pool: wire.Pool | None = None
@@ -179,6 +131,8 @@ class OpenAIBackend:
             if self._given is None
             else type(self._given).__name__,
             "vendor": self.vendor,
+            "tls": self.trust.describe() if self._tls is not None else "",
+            "proxy": self.proxy.describe() if self.proxy is not None else "",
         }
         return BackendInfo(
             self.name, metadata.version("accelbench"), f"remote {self.endpoint.authority}", details
@@ -220,7 +174,10 @@ class OpenAIBackend:
         self.close()
         if self._given is None:
             size = self.options["max_connections"] or connections
-            self._pool = wire.Pool(self.endpoint, size, self.options["kernel_stamps"])
+            via = (self.proxy.endpoint, self.proxy.auth) if self.proxy is not None else None
+            self._pool = wire.Pool(
+                self.endpoint, size, self.options["kernel_stamps"], self._tls, via
+            )
 
     async def connect(self, count: int) -> None:
         """Open `count` pooled connections ahead of the load (untimed)."""
@@ -241,7 +198,8 @@ class OpenAIBackend:
         return self._pool
 
     def _head(self, method: str, path: str, extra: Mapping[str, str]) -> bytes:
-        headers = {"user-agent": "accelbench", **extra}
+        # identity: a compressed stream would be buffered by the server's compressor
+        headers = {"user-agent": "accelbench", "accept-encoding": "identity", **extra}
         if self._key:
             headers["authorization"] = f"Bearer {self._key.reveal()}"
         return wire.request_bytes(method, self.endpoint, path, headers)
@@ -266,13 +224,17 @@ class OpenAIBackend:
     async def stream(self, request: bytes, sink: wire.Sink) -> wire.Response:
         """Send `request`; the body streams into `sink`; an HTTP error raises RequestFailed."""
         response = await self.transport().handle(request, sink, self.timeouts)
-        if response.status >= 400:
+        if not 200 <= response.status < 300:
             raise self.http_failure(response)
         return response
 
     def http_failure(self, response: wire.Response) -> wire.RequestFailed:
         """An HTTP error as a failure whose message names the next step (never the key)."""
         status, host = response.status, self.endpoint.host
+        if status < 200 or 300 <= status < 400:  # not followed: a redirected request is another
+            where = response.headers.get("location", "no Location header")
+            message = f"{status} from {host}: redirected to {where}; set base_url to the target"
+            return wire.RequestFailed("http_3xx", message, status)
         try:
             detail = _error_message(json.loads(response.error_body))
         except ValueError:
@@ -297,7 +259,7 @@ class OpenAIBackend:
         sink = _Collect()
         request = self._head("GET", path, {"accept": "application/json"}) + b"\r\n"
         response = await self.transport().handle(request, sink, self.timeouts)
-        if response.status >= 400:
+        if not 200 <= response.status < 300:
             raise self.http_failure(response)
         try:
             return json.loads(b"".join(sink.parts))
@@ -367,7 +329,10 @@ class StreamReader:
         out = self.out
         out.event_ns.append(t_ns)
         if data == b"[DONE]":
+            out.terminated = True
             return
+        if name == "error":  # the server's words, JSON or not
+            return self._bad(_json_or_text(data), data)
         try:
             chunk = _decode_chunk(data)
         except msgspec.DecodeError:  # not JSON, or not a chunk's shape (ValidationError too)
@@ -395,7 +360,10 @@ class StreamReader:
         out = self.out
         if out.error is not None:
             return
-        if type(obj) is not dict:
+        if isinstance(obj, str):
+            msg = self.backend._key.scrub(obj[:300])
+            out.error = wire.RequestFailed("stream_error", f"error inside the 200 stream: {msg}")
+        elif type(obj) is not dict:
             shown = data[:60].decode("utf-8", "replace")
             out.error = wire.RequestFailed("malformed_chunk", f"malformed chunk: {shown!r}")
         else:
@@ -417,6 +385,14 @@ class StreamReader:
                 out.token_source = source
             out.timings_s = out.timings_s or self.backend.server_timings(obj)
         return out
+
+
+def _json_or_text(data: bytes) -> Any:
+    try:
+        obj = _loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace").strip()
+    return obj if isinstance(obj, dict) else str(obj)
 
 
 def _int(value: Any) -> int | None:

@@ -28,6 +28,7 @@ class StreamContent:
     token_source: str = ""
     timings_s: dict[str, float] = field(default_factory=dict)
     error: RequestFailed | None = None
+    terminated: bool = False  # `data: [DONE]` came
 
 
 @runtime_checkable

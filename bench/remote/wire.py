@@ -4,16 +4,18 @@
 # ~130 µs of CPU per streamed read and aiohttp ~40 µs; this client, which hands each read to a
 # stamping sink straight from data_received and parses with httptools (llhttp, as uvicorn
 # does), costs ~15 µs. The harness must not be the bottleneck, so the hot path stays here.
-# Not supported, on purpose: HTTP proxies, HTTP/2, redirects, retries (a retried request is not
-# one request).
+# Not supported, on purpose: HTTP proxies, HTTP/2, redirects (a 3xx is a failure naming its
+# Location), retries (a retried request is not one request). The one exception: a request that
+# fails on a reused keep-alive connection before any response byte came back was never
+# answered (the server had closed it), so it is sent once more on a fresh connection, and the
+# record says so.
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import ssl
-import struct
-import sys
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,13 +24,9 @@ from urllib.parse import urlsplit
 from bench.core.errors import BackendError
 from bench.core.optional import require
 from bench.core.records import FailureKind
+from bench.remote import sockets
 
 _ERROR_BODY_LIMIT = 65_536
-_READ_SIZE = 16_384  # recvmsg allocates this much per call: big buffers cost CPU
-_ANCILLARY_SIZE = 64
-# Kernel receive stamps (Linux); 0 where the platform has none: user-space stamps then.
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else 0)
-_TIMESPEC = struct.Struct("@qq")
 
 
 class Sink(Protocol):
@@ -46,7 +44,10 @@ class Sink(Protocol):
 
 
 class RequestFailed(BackendError):
-    """One request failed; `kind` classifies it for the summary, the message says why."""
+    """One request failed; `kind` classifies it for the summary, the message says why.
+
+    `unanswered`: no response byte had arrived when it failed (the server may never have seen it).
+    """
 
     def __init__(
         self,
@@ -54,9 +55,11 @@ class RequestFailed(BackendError):
         message: str,
         status: int = 0,
         headers: Mapping[str, str] | None = None,
+        unanswered: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind, self.status, self.headers = kind, status, dict(headers or {})
+        self.unanswered = unanswered
 
 
 @dataclass(frozen=True)
@@ -67,19 +70,35 @@ class Endpoint:
     host: str
     port: int
     path: str
+    query: str = ""  # kept on every request (Azure-style `?api-version=`)
+    absolute: bool = False  # plain HTTP through a proxy: the target in absolute form
 
     @classmethod
     def parse(cls, url: str) -> Endpoint:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BackendError(f"base_url '{url}' must look like https://host[:port]/v1")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise BackendError(f"base_url '{url}' has a bad port") from None
+        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"), parts.query)
 
     @property
     def authority(self) -> str:
+        """host[:port] as the Host header wants it: an IPv6 literal in brackets (RFC 9110 §7.2)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
         default = 443 if self.scheme == "https" else 80
-        return self.host if self.port == default else f"{self.host}:{self.port}"
+        return host if self.port == default else f"{host}:{self.port}"
+
+    def target(self, path: str) -> str:
+        """The request target for `path` under the base URL, with the base URL's query."""
+        joined = f"{self.path}{path}"
+        if self.absolute:
+            joined = f"{self.scheme}://{self.authority}{joined}"
+        if not self.query:
+            return joined
+        return f"{joined}{'&' if '?' in joined else '?'}{self.query}"
 
 
 @dataclass(frozen=True)
@@ -99,6 +118,10 @@ class Response:
     error_body: bytes = b""
 
 
+_NO_BODY = (204, 304)
+_DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
 class _Conn(asyncio.Protocol):
     """One keep-alive connection; llhttp parses, each read goes to the sink as it arrives."""
 
@@ -106,14 +129,20 @@ class _Conn(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.parse_error: type[Exception] = httptools.HttpParserError
         self.transport: asyncio.Transport | None = None
-        self.closed, self.reads, self.t_ns = False, 0, 0
+        self.closed, self.reads, self.t_ns, self.exchanges = False, 0, 0, 0
         self.sink: Sink | None = None
         self.done: asyncio.Future[None] | None = None
+        self.deadline: _Deadline | None = None
         self.response = Response(0)
+        self.until_close = False  # body delimited by the connection's close (RFC 9112 §6.3)
+        self.inflate: Any = None
+        self.reads_at_begin = 0
 
     def begin(self, sink: Sink, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
         """A new exchange on this connection; the future resolves when the response is whole."""
         self.sink, self.response = sink, Response(0)
+        self.exchanges += 1
+        self.until_close, self.inflate, self.reads_at_begin = False, None, self.reads
         self.done = loop.create_future()
         return self.done
 
@@ -131,17 +160,41 @@ class _Conn(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except self.parse_error as exc:
-            self._fail(RequestFailed("protocol", f"bad HTTP from the server: {exc}"))
+            # llhttp wraps what a callback raised (as __context__): the decoder's own failure,
+            # or a bug in the reader downstream: the client's failure, never a server cut
+            inner = exc.__context__
+            if isinstance(inner, RequestFailed):
+                self._fail(inner)
+            elif isinstance(inner, Exception):
+                self.client_error(inner)
+            else:
+                self._fail(RequestFailed("protocol", f"bad HTTP from the server: {exc}"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.response.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self.response.status = self.parser.get_status_code()
-        self.sink.headers(self.response.status)  # type: ignore[union-attr]
+        response = self.response
+        response.status = status = self.parser.get_status_code()
+        headers = response.headers
+        framed = "content-length" in headers or "chunked" in headers.get("transfer-encoding", "")
+        self.until_close = not framed and status >= 200 and status not in _NO_BODY
+        coding = headers.get("content-encoding", "identity").strip().lower()
+        if coding in _DECODERS:  # asked for identity; a server may compress anyway
+            self.inflate = zlib.decompressobj(_DECODERS[coding])
+        elif coding not in ("identity", ""):
+            raise RequestFailed("decode", f"the server sent content-encoding '{coding}'")
+        self.sink.headers(status)  # type: ignore[union-attr]
+        if self.deadline is not None:
+            self.deadline.answered()
 
     def on_body(self, data: bytes) -> None:
-        if self.response.status < 400:
+        if self.inflate is not None:
+            try:
+                data = self.inflate.decompress(data)
+            except zlib.error as exc:
+                raise RequestFailed("decode", f"cannot decompress the body: {exc}") from None
+        if 200 <= self.response.status < 300:
             self.sink.feed(self.t_ns, data)  # type: ignore[union-attr]
         elif len(self.response.error_body) < _ERROR_BODY_LIMIT:
             self.response.error_body += data
@@ -154,8 +207,19 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.until_close and exc is None and self.done is not None:
+            self.until_close = False  # the close is the body's end: the response is whole
+            return self.on_message_complete()
         why = f" ({exc})" if exc else ""
-        self._fail(RequestFailed("stream_cut", f"connection closed mid-response{why}"))
+        if self.response.status:
+            return self._fail(RequestFailed("stream_cut", f"connection closed mid-response{why}"))
+        unanswered = self.reads_at_begin == self.reads
+        message = f"connection closed before any response{why}"
+        return self._fail(RequestFailed("stream_cut", message, unanswered=unanswered))
+
+    def client_error(self, exc: Exception) -> None:
+        """A bug on this side while reading: the request fails as the client's, not a cut."""
+        self._fail(RequestFailed("client", f"client error reading the response: {exc!r}"))
 
     def _fail(self, error: RequestFailed) -> None:
         self.closed = True
@@ -165,145 +229,77 @@ class _Conn(asyncio.Protocol):
             self.transport.close()
 
 
-class _StampedSocket:
-    """A plain-TCP transport that reads with recvmsg and SO_TIMESTAMPNS: every read carries
-    the kernel's receive time, so a client busy or descheduled when bytes arrive still stamps
-    them when they arrived. TLS connections use the event loop's transport (user-space stamps).
-    """
-
-    def __init__(self, sock: socket.socket, conn: _Conn, loop: asyncio.AbstractEventLoop) -> None:
-        self.sock, self.conn, self.loop, self.fd = sock, conn, loop, sock.fileno()
-        self.pending, self.closing = b"", False
-        loop.add_reader(self.fd, self._read)
-
-    def _read(self) -> None:
-        try:
-            data, ancillary, _, _ = self.sock.recvmsg(_READ_SIZE, _ANCILLARY_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            return self._lost(exc)
-        if not data:
-            return self._lost(None)
-        kernel_ns = 0
-        if ancillary:  # SO_TIMESTAMPNS is the only control message asked for
-            sec, nsec = _TIMESPEC.unpack_from(ancillary[0][2])
-            kernel_ns = sec * 1_000_000_000 + nsec
-        try:
-            self.conn.data_received(data, kernel_ns)
-        except (
-            Exception
-        ) as exc:  # a bug downstream: end this connection (its request fails), not the loop
-            self._lost(exc)
-        return None
-
-    def write(self, data: bytes) -> None:
-        if self.closing:
-            return
-        if self.pending:
-            self.pending += data
-            return
-        try:
-            sent = self.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError as exc:
-            return self._lost(exc)
-        if sent < len(data):
-            self.pending = data[sent:]
-            self.loop.add_writer(self.fd, self._flush)
-        return None
-
-    def _flush(self) -> None:
-        try:
-            sent = self.sock.send(self.pending)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            return self._lost(exc)
-        self.pending = self.pending[sent:]
-        if not self.pending:
-            self.loop.remove_writer(self.fd)
-        return None
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def close(self) -> None:
-        self._lost(None)
-
-    abort = close
-
-    def _lost(self, exc: Exception | None) -> None:
-        if self.closing:
-            return
-        self.closing = True
-        self.loop.remove_reader(self.fd)
-        if self.pending:
-            self.loop.remove_writer(self.fd)
-        self.sock.close()
-        self.conn.connection_lost(exc)
-
-
-async def _open_stamped(ep: Endpoint, make: Callable[[], _Conn]) -> _Conn:
-    """A plain-TCP connection whose reads carry kernel receive stamps."""
-    loop = asyncio.get_running_loop()
-    family, kind, proto, _, address = (
-        await loop.getaddrinfo(ep.host, ep.port, type=socket.SOCK_STREAM)
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-        await loop.sock_connect(sock, address)
-    except BaseException:
-        sock.close()
-        raise
-    conn = make()
-    conn.connection_made(_StampedSocket(sock, conn, loop))  # type: ignore[arg-type]
-    return conn
-
-
 class Pool:
     """The default Transport: keep-alive connections to one endpoint, at most `limit` open;
-    idle ones reused LIFO."""
+    idle ones reused LIFO, each checked for a close the server did not announce."""
 
-    def __init__(self, endpoint: Endpoint, limit: int, kernel_stamps: bool = True) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        limit: int,
+        kernel_stamps: bool = True,
+        tls: ssl.SSLContext | None = None,
+        proxy: tuple[Endpoint, str] | None = None,
+    ) -> None:
         self.endpoint, self.limit = endpoint, max(1, limit)
-        self.kernel_stamps = kernel_stamps and bool(_SO_TIMESTAMPNS)
+        self.kernel_stamps = kernel_stamps and sockets.KERNEL_STAMPS
         self.httptools = require("httptools", "remote")
         self.idle: list[_Conn] = []
-        self.open = 0
+        self.open, self.resent, self.stale = 0, 0, 0
         self._free: asyncio.Condition | None = None
-        self._ssl = ssl.create_default_context() if endpoint.scheme == "https" else None
+        self.proxy = proxy  # (the proxy, its Proxy-Authorization value or '')
+        self._ssl: ssl.SSLContext | None = None
+        if endpoint.scheme == "https":
+            from bench.remote import tls as tlsmod
 
-    async def acquire(self, timeouts: Timeouts) -> _Conn:
-        """An idle connection at once, else a new one, else wait for one (within total_s)."""
+            self._ssl = tls or tlsmod.context(tlsmod.Trust())
+
+    def _take_idle(self) -> _Conn | None:
         while self.idle:
             conn = self.idle.pop()
-            if not conn.closed:
-                return conn
-            self.open -= 1
+            transport = conn.transport
+            if (
+                conn.closed
+                or transport is None
+                or transport.is_closing()
+                or sockets.readable(transport)
+            ):
+                self.stale += not conn.closed
+                self._drop(conn)
+                continue
+            return conn
+        return None
+
+    def _drop(self, conn: _Conn) -> None:
+        self.open -= 1
+        conn.closed = True
+        if conn.transport is not None:
+            conn.transport.close()
+
+    async def acquire(self, timeouts: Timeouts, fresh: bool = False) -> _Conn:
+        """An idle connection at once, else a new one, else wait for one (within total_s)."""
+        conn = None if fresh else self._take_idle()
+        if conn is not None:
+            return conn
         try:
             async with asyncio.timeout(timeouts.total_s):
-                return await self._open_or_wait(timeouts.connect_s)
+                return await self._open_or_wait(timeouts.connect_s, fresh)
         except TimeoutError:
             raise RequestFailed(
                 "timeout_total", f"no connection free within {timeouts.total_s:g} s"
             ) from None
 
-    async def _open_or_wait(self, connect_s: float) -> _Conn:
+    async def _open_or_wait(self, connect_s: float, fresh: bool) -> _Conn:
         if self.open >= self.limit:
             if self._free is None:
                 self._free = asyncio.Condition()
             async with self._free:
                 await self._free.wait_for(lambda: bool(self.idle) or self.open < self.limit)
-            while self.idle:
-                conn = self.idle.pop()
-                if not conn.closed:
-                    return conn
-                self.open -= 1
+            conn = None if fresh else self._take_idle()
+            if conn is not None:
+                return conn
+            if fresh and self.open >= self.limit and self.idle:
+                self._drop(self.idle.pop(0))  # the oldest idle one makes room
         self.open += 1
         try:
             return await self._connect(connect_s)
@@ -313,24 +309,46 @@ class Pool:
 
     async def _connect(self, timeout_s: float) -> _Conn:
         loop, ep = asyncio.get_running_loop(), self.endpoint
-        hostname = ep.host if self._ssl else None
+        stamped = self._ssl is None and self.kernel_stamps
         make = lambda: _Conn(self.httptools)  # noqa: E731
         try:
             async with asyncio.timeout(timeout_s):
-                if self._ssl is None and self.kernel_stamps:
-                    return await _open_stamped(ep, make)
+                sock = await self._dial(stamped)
+                if stamped:
+                    conn = make()
+                    conn.connection_made(sockets.StampedSocket(sock, conn, loop))  # type: ignore[arg-type]
+                    return conn
+                hostname = ep.host if self._ssl else None
                 _, conn = await loop.create_connection(
-                    make, ep.host, ep.port, ssl=self._ssl, server_hostname=hostname
+                    make, sock=sock, ssl=self._ssl, server_hostname=hostname
                 )
         except TimeoutError:
             raise RequestFailed(
                 "timeout_connect", f"no connection to {ep.authority} in {timeout_s:g} s"
             ) from None
+        except ssl.SSLError as exc:  # before OSError: SSLError is one
+            raise RequestFailed("connect", f"TLS with {ep.authority} failed: {exc}") from None
         except OSError as exc:
+            via = f" via proxy {self.proxy[0].authority}" if self.proxy else ""
             raise RequestFailed(
-                "connect", f"cannot connect to {ep.authority}: {exc.strerror or exc}"
+                "connect", f"cannot connect to {ep.authority}{via}: {exc.strerror or exc}"
             ) from None
         return conn
+
+    async def _dial(self, stamped: bool) -> socket.socket:
+        """A socket to the endpoint, or to the proxy (tunnelled with CONNECT for HTTPS)."""
+        ep = self.endpoint
+        if self.proxy is None:
+            return await sockets.dial(ep.host, ep.port, stamped)
+        via, auth = self.proxy
+        sock = await sockets.dial(via.host, via.port, stamped)
+        if ep.scheme == "https":
+            try:
+                await sockets.tunnel(sock, ep.authority, auth)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
 
     async def warm(self, count: int, timeout_s: float) -> None:
         """Open up to `count` connections before timing starts (untimed, like a prepare step);
@@ -349,11 +367,9 @@ class Pool:
                 raise conn
 
     def release(self, conn: _Conn) -> None:
-        conn.sink, conn.done = None, None
+        conn.sink, conn.done, conn.deadline = None, None, None
         if conn.closed or conn.transport is None or conn.transport.is_closing():
-            self.open -= 1
-            if conn.transport is not None:
-                conn.transport.close()
+            self._drop(conn)
         else:
             self.idle.append(conn)
         if self._free is not None:
@@ -369,6 +385,7 @@ class Pool:
         return await exchange(self, request, sink, timeouts)
 
     def close(self) -> None:
+        """Close every idle connection; call it while the event loop still runs."""
         for conn in self.idle:
             if conn.transport is not None:
                 conn.transport.close()
@@ -378,13 +395,20 @@ class Pool:
 
 class _Deadline:
     """One timer per request for all three limits: no headers by `first_byte_s`, silence for
-    `idle_s` mid-response, not done by `total_s`. (Three timers per request cost more CPU.)"""
+    `idle_s` once the headers are in, not done by `total_s`."""
 
     def __init__(self, conn: _Conn, t: Timeouts, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
         self.conn, self.t, self.loop, self.seen = conn, t, loop, -1
-        self.total_at, self.first_at = now + t.total_s, now + t.first_byte_s
-        self.handle = loop.call_at(min(self.first_at, self.total_at), self.check)
+        self.total_at = now + t.total_s
+        self.handle = loop.call_at(min(now + t.first_byte_s, self.total_at), self.check)
+
+    def answered(self) -> None:
+        """Headers are in: from now on silence is what counts (idle_s), not the first byte."""
+        self.handle.cancel()
+        self.seen = self.conn.reads
+        at = min(self.loop.time() + self.t.idle_s, self.total_at)
+        self.handle = self.loop.call_at(at, self.check)
 
     def check(self) -> None:
         now, conn, t = self.loop.time(), self.conn, self.t
@@ -409,15 +433,32 @@ class _Deadline:
 
 
 async def exchange(pool: Pool, request: bytes, sink: Sink, timeouts: Timeouts) -> Response:
-    """Send one request and stream its response into `sink`; every failure is RequestFailed."""
+    """Send one request and stream its response into `sink`; every failure is RequestFailed.
+
+    Sent again, once, on a fresh connection when a reused one failed before any response
+    byte: the server had closed it unannounced. `sink.sent()` is then called a second time.
+    """
     conn = await pool.acquire(timeouts)
+    try:
+        return await _send(pool, conn, request, sink, timeouts)
+    except RequestFailed as exc:
+        if not (exc.unanswered and conn.exchanges > 1):
+            raise
+    pool.resent += 1
+    conn = await pool.acquire(timeouts, fresh=True)
+    return await _send(pool, conn, request, sink, timeouts)
+
+
+async def _send(
+    pool: Pool, conn: _Conn, request: bytes, sink: Sink, timeouts: Timeouts
+) -> Response:
     finished = False
     try:
         loop = asyncio.get_running_loop()
         done = conn.begin(sink, loop)
         sink.sent()
+        conn.deadline = deadline = _Deadline(conn, timeouts, loop)
         conn.transport.write(request)  # type: ignore[union-attr]
-        deadline = _Deadline(conn, timeouts, loop)
         try:
             await done
         finally:
@@ -430,10 +471,22 @@ async def exchange(pool: Pool, request: bytes, sink: Sink, timeouts: Timeouts) -
         pool.release(conn)
 
 
+def _usual(name: str) -> str:
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+def _checked(name: str, value: str) -> str:
+    if any(c in value for c in "\r\n\0") or any(c in name for c in "\r\n\0: "):
+        raise BackendError(f"header '{name.strip()}' holds a line break or NUL: refused")
+    return value
+
+
 def request_bytes(method: str, endpoint: Endpoint, path: str, headers: Mapping[str, str]) -> bytes:
-    """The request head (without body); header values are the caller's, written as given."""
-    lines = [f"{method} {endpoint.path}{path} HTTP/1.1", f"host: {endpoint.authority}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
+    """The request head (without body); a header name or value with CR, LF or NUL is refused
+    (it would smuggle a header or a second request), naming the header, never its value."""
+    lines = [f"{method} {endpoint.target(path)} HTTP/1.1", f"Host: {endpoint.authority}"]
+    # names in their usual case: some intermediaries (proxy.py) match them case-sensitively
+    lines += [f"{_usual(k)}: {_checked(k, v)}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
 

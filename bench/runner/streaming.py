@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import random
 import time
@@ -13,19 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil  # type: ignore[import-untyped]
 
 from bench import backends as registry
 from bench.core.errors import BackendError, BackendUnavailable, BenchError, ConfigError
 from bench.core.records import CaseResult, RequestRecord, StreamStop
-from bench.core.stats import warnings_for
 from bench.remote import chat
 from bench.remote import metrics as chat_metrics
 from bench.remote.chat import ChatCase, Load, Prompt
 from bench.remote.protocol import StreamingBackend
 from bench.remote.wire import RequestFailed, event_loop_factory
 from bench.runner.clock import Clock, perf_ns, wall_iso
+from bench.runner.stream_result import case_fields, case_result
 
 _LAG_PERIOD_S = 0.01  # 100 probes a second: each wake-up costs CPU on an idle client
 _RSS_EVERY = 50  # lag probes between memory samples (0.5 s)
@@ -58,7 +56,7 @@ class StampSink:
 
     __slots__ = (
         "clock", "sent_ns", "headers_ns", "status", "now", "feed", "offset",
-        "read_delay", "kernel", "delays",
+        "read_delay", "kernel", "delays", "sends",
     )  # fmt: skip
 
     def __init__(
@@ -73,9 +71,12 @@ class StampSink:
         self.sent_ns: int | None = None
         self.headers_ns: int | None = None
         self.status, self.now, self.read_delay, self.kernel = 0, 0, 0, False
+        self.sends = 0
 
     def sent(self) -> None:
+        """Called again when the transport re-sends on a fresh connection: the last send counts."""
         self.sent_ns = self.clock()
+        self.sends += 1
 
     def mark(self, kernel_ns: int = 0) -> int:
         """Bytes arrived: stamped here, before any parsing. With the kernel's receive stamp the
@@ -239,7 +240,13 @@ class CaseDriver:
             )
         content = reader.finish(sink.now)
         stamps = chat_metrics.Stamps(
-            scheduled_ns, sink.sent_ns, sink.headers_ns, sink.status, sink.read_delay, sink.kernel
+            scheduled_ns,
+            sink.sent_ns,
+            sink.headers_ns,
+            sink.status,
+            sink.read_delay,
+            sink.kernel,
+            max(sink.sends, 1),
         )
         warm = index < self.case.load.warmup_requests
         record = chat_metrics.request_record(
@@ -333,59 +340,6 @@ def run_async(make: Callable[[], Any], gc_off: bool = False) -> Any:
             gc.collect()
 
 
-def all_failed_reason(summary: Any) -> str:
-    """Why nothing worked, from the most common failure: e.g. '401 from api.groq.com: ...'."""
-    if not summary.failures:
-        return "no request was measured"
-    kind, count = max(summary.failures.items(), key=lambda kv: kv[1])
-    total = summary.requests_failed
-    return f"every request failed ({count} of {total}: {kind}): {summary.failure_examples[kind]}"
-
-
-def case_result(
-    case: ChatCase, driver: CaseDriver, health: chat_metrics.ClientHealth, started: str
-) -> CaseResult:
-    records = sorted(driver.state.records, key=lambda r: r.index)
-    delays = np.frombuffer(driver.read_delays, dtype=np.int64) / 1e9 if driver.read_delays else ()
-    health = dataclasses.replace(health, read_delay_s=delays)
-    summary = chat_metrics.summarize_case(
-        records, case.load, health, driver.state.stopped_by, driver.origin
-    )
-    warnings = list(summary.notes)
-    if summary.client_bound:
-        warnings.append(
-            f"client-bound: the client, not the server, set the pace ({summary.client_bound_reason})"
-        )
-    if summary.ttft is not None:
-        # the local runner's advice (--min-time, threads) does not apply here: keep the fact
-        warnings += [f"TTFT {w.split('; raise')[0]}" for w in warnings_for(summary.ttft)]
-    ok = summary.requests_ok > 0
-    return CaseResult(
-        **_base(case, started),
-        status="ok" if ok else "failed",
-        reason="" if ok else all_failed_reason(summary),
-        stats=summary.ttft,
-        throughput_per_s=summary.requests_per_s,
-        warmup_calls=summary.requests_warmup,
-        stopped_by=summary.stopped_by,
-        requests=tuple(records),
-        stream=summary,
-        warnings=tuple(warnings),
-    )
-
-
-def _base(case: ChatCase, started: str) -> dict[str, Any]:
-    return {
-        "case_id": case.case_id,
-        "workload": chat.WORKLOAD,
-        "params": dict(case.params),
-        "backend": case.backend,
-        "options": dict(case.options),
-        "scenario": case.load.mode,
-        "started_at": started,
-    }
-
-
 class StreamSession:
     """Runs planned chat cases one after another; yields one CaseResult per case."""
 
@@ -408,7 +362,7 @@ class StreamSession:
             driver = CaseDriver(case, backend, prompts, self.seed, self.clock)
             health = run_async(driver.run, gc_off=True)
         except BenchError as exc:
-            return CaseResult(**_base(case, started), status="failed", reason=str(exc))
+            return CaseResult(**case_fields(case, started), status="failed", reason=str(exc))
         finally:
             if backend is not None:
                 backend.close()
@@ -426,11 +380,24 @@ def create(name: str, options: dict[str, Any]) -> StreamingBackend:
     return backend
 
 
+def _closing(backend: StreamingBackend, make: Callable[[], Any]) -> Callable[[], Any]:
+    """`make()` awaited, then the backend closed on the same loop: connections (TLS ones above
+    all) are closed while their loop still runs, never after it ('Event loop is closed')."""
+
+    async def run() -> Any:
+        try:
+            return await make()
+        finally:
+            backend.close()
+
+    return run
+
+
 def list_models(name: str, options: dict[str, Any]) -> list[str]:
     """Model ids backend `name` serves; a failure says what and where."""
     backend = create(name, options)
     try:
-        return run_async(backend.models)
+        return run_async(_closing(backend, backend.models))
     except RequestFailed as exc:
         raise BackendError(f"backend '{name}': cannot list models: {exc}") from None
     finally:
@@ -441,7 +408,7 @@ def fetch_log(base_url: str) -> Any:
     """The synthetic server's send log (GET /synthetic/log), taken once: the server then clears it."""
     backend = create("synthetic", {"base_url": base_url})
     try:
-        return run_async(lambda: backend.get_json("/synthetic/log"))
+        return run_async(_closing(backend, lambda: backend.get_json("/synthetic/log")))
     except RequestFailed as exc:
         raise BackendError(f"cannot fetch the send log from {base_url}: {exc}") from None
     finally:
@@ -467,7 +434,7 @@ def _check_backend(name: str, options: dict[str, Any]) -> list[str]:
         raise BackendUnavailable(f"backend '{name}' cannot run: {avail.reason}")
     model = backend.options["model"]
     try:
-        served = run_async(backend.models)
+        served = run_async(_closing(backend, backend.models))
     except RequestFailed as exc:
         if exc.status in (401, 403):
             raise BackendUnavailable(f"backend '{name}': {exc}") from None

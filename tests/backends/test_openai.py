@@ -64,8 +64,9 @@ def test_request_shape_with_extra_fields() -> None:
     payload = json.loads(body)
     assert payload["model"] == "m" and payload["stream"] is True and payload["top_p"] == 0.5
     assert payload["stream_options"] == {"include_usage": True} and payload["max_tokens"] == 9
-    assert head.startswith(b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:8000")
-    assert f"content-length: {len(body)}".encode() in head
+    assert head.startswith(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000")
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert b"\r\nAccept-Encoding: identity\r\n" in head
 
 
 def test_extra_must_be_a_json_object() -> None:

@@ -126,11 +126,21 @@ def test_connection_refused_is_recorded() -> None:
 
 
 def test_some_faults_some_successes_are_counted_apart(url: str) -> None:
-    case = _only(run_chat(url, load={"requests": 9}, script={"fault": "500", "fault_every": 3}))
+    load = {"requests": 9, "max_failed_fraction": 0.5}
+    case = _only(run_chat(url, load=load, script={"fault": "500", "fault_every": 3}))
     s = case.stream
     assert case.status == "ok" and s.requests_ok + s.requests_failed == 9
     assert s.failures == {"http_5xx": s.requests_failed} and s.requests_failed in (3, 4)
     assert s.ttft.n == s.requests_ok
+
+
+def test_any_failure_fails_the_case_unless_the_policy_allows_it(url: str) -> None:
+    case = _only(run_chat(url, load={"requests": 9}, script={"fault": "500", "fault_every": 3}))
+    s = case.stream
+    assert case.status == "failed" and s.requests_ok > 0 and s.ttft.n == s.requests_ok
+    failed = s.requests_failed
+    assert case.reason.startswith(f"{failed} of 9 requests failed")
+    assert "max_failed_fraction=0 allows; most often http_5xx" in case.reason
 
 
 def test_429_headers_are_read_and_stop_policy_ends_the_run(url: str) -> None:

@@ -90,10 +90,25 @@ def test_steady_window_runs_from_first_completion_to_last_send() -> None:
     start, end, note = cm.steady_window(reqs)
     assert (start, end, note) == (30 * MS, 90 * MS, "")
     tp = cm.throughput(reqs, Load("concurrency", slo_ttft_s=1, slo_tpot_s=1), start, end)
-    assert tp["requests_per_s"] == pytest.approx(7 / 0.060)  # done at 30, 40, ..., 90 ms
+    # one request every 10 ms: 100/s (counting the 7 completions at 30..90 ms said 117/s)
+    assert tp["requests_per_s"] == pytest.approx(100.0)
     # three requests overlap at any time, each streaming a token a millisecond
     assert tp["output_tokens_per_s"] == pytest.approx(3000.0, rel=0.05)
     assert tp["goodput_requests_per_s"] == tp["requests_per_s"]
+
+
+@pytest.mark.parametrize("wave", [1, 4, 64])
+def test_closed_loop_waves_never_beat_concurrency_over_the_shortest_e2e(wave: int) -> None:
+    """`wave` workers in lockstep, requests of 690 ms: at most wave / 0.69 s, and exactly it."""
+    reqs = [
+        _req(w * 100 + k, sent_ms=690 * k, done_ms=690 * (k + 1))
+        for w in range(wave)
+        for k in range(6)
+    ]
+    start, end, _ = cm.steady_window(reqs)
+    rate = cm.throughput(reqs, Load("concurrency", concurrency=wave), start, end)["requests_per_s"]
+    assert rate <= wave / 0.690 * (1 + 1e-9)
+    assert rate == pytest.approx(wave / 0.690)
 
 
 def test_too_few_requests_fall_back_to_the_whole_span_and_say_so() -> None:
