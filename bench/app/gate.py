@@ -17,7 +17,7 @@ from bench.core.errors import ConfigError
 
 POLICY_KEYS = (
     "tolerance", "effect_floor", "alpha", "resamples", "seed",
-    "min_blocks", "max_blocks", "block_step", "method",
+    "min_blocks", "max_blocks", "block_step", "method", "on_inconclusive",
 )  # fmt: skip
 
 
@@ -39,12 +39,33 @@ def gate_policy(table: Mapping[str, Any], where: str, flags: Mapping[str, Any]) 
     return decide.make_policy(given, "command line", base)
 
 
-def compare(base: Path, results: Path, gate_config: Path | None, flags: Mapping[str, Any]) -> Any:
-    """Two stored runs (accelbench or pytest-benchmark JSON) judged under the policy."""
-    from bench.gate import decide, interop
+def history_files(folder: Path | None) -> list[Path]:
+    """The *.json results files of a --history folder, oldest name first."""
+    if folder is None:
+        return []
+    if not folder.is_dir():
+        raise ConfigError(f"--history {folder}: no such folder")
+    found = sorted(folder.glob("*.json"))
+    if not found:
+        raise ConfigError(f"--history {folder}: holds no *.json results files")
+    return found
 
+
+def compare(
+    bases: Sequence[Path], results: Path, gate_config: Path | None, flags: Mapping[str, Any]
+) -> Any:
+    """RESULTS against one or more stored BASE runs (accelbench or pytest-benchmark JSON)."""
+    from bench.gate import interop
+    from bench.gate import runs as gate_runs
+
+    if not bases:
+        raise ConfigError("give at least one BASE run (or --history DIR) before RESULTS")
     policy = gate_policy(gate_tables(gate_config)["gate"], f"{gate_config}: [gate]", flags)
-    return decide.compare_runs(interop.load_any(base), interop.load_any(results), policy)
+
+    def load(path: Path) -> Any:
+        return gate_runs.check_timings(interop.load_any(path), str(path))
+
+    return gate_runs.compare_runs([load(p) for p in bases], load(results), policy)
 
 
 @dataclass(frozen=True)

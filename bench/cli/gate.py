@@ -23,6 +23,10 @@ def gate_flags(fn: Any) -> Any:
         click.option("--resamples", type=int, help="Bootstrap resamples [2000]."),
         click.option("--seed", type=int, help="Bootstrap seed [0]."),
         click.option(
+            "--on-inconclusive", type=click.Choice(["pass", "warn", "fail"]),
+            help="INCONCLUSIVE exits 0 (pass, warn: with a warning) or 3 (fail) [fail].",
+        ),  # fmt: skip
+        click.option(
             "--format", "out_format", type=click.Choice(GATE_FORMATS), default="table",
             show_default=True, help="Report format on stdout.",
         ),  # fmt: skip
@@ -47,6 +51,8 @@ def emit_gate(result: Any, out_format: str, markdown_out: Path | None) -> None:
         click.echo(compare_report.markdown(result), nl=False)
     else:
         base.out().print(compare_report.terminal(result))
+    if result.verdict.value == "INCONCLUSIVE" and result.policy.on_inconclusive == "warn":
+        base.err().print("[yellow]warning: INCONCLUSIVE, exiting 0 (--on-inconclusive warn)[/]")
     if markdown_out is not None:
         try:
             with markdown_out.open("a", encoding="utf-8") as fh:
@@ -57,26 +63,44 @@ def emit_gate(result: Any, out_format: str, markdown_out: Path | None) -> None:
 
 
 @click.command("compare")
-@click.argument("base_path", metavar="BASE", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "paths", nargs=-1, required=True, metavar="BASE... RESULTS",
+    type=click.Path(dir_okay=False, path_type=Path),
+)  # fmt: skip
+@click.option(
+    "--history", type=click.Path(file_okay=False, path_type=Path),
+    help="A folder of earlier BASE runs (*.json), added to the BASE runs given.",
+)  # fmt: skip
+@click.option(
+    "--drift", type=float,
+    help="Run-to-run drift assumed with one BASE run (SD of the B/A ratio) [0.02].",
+)  # fmt: skip
+@click.option(
+    "--allow-missing", is_flag=True, default=None,
+    help="Cases missing, failed or cut short in RESULTS are notes, not errors.",
+)  # fmt: skip
 @click.option(
     "--gate-config", type=click.Path(dir_okay=False, path_type=Path),
     help="A TOML file whose [gate] table sets the policy (flags override it).",
 )  # fmt: skip
 @gate_flags
 def compare_cmd(
-    base_path: Path, results: Path, gate_config: Path | None, out_format: str,
+    paths: tuple[Path, ...], history: Path | None, gate_config: Path | None, out_format: str,
     markdown_out: Path | None, **flags: Any,
 ) -> None:  # fmt: skip
-    """Compare two stored runs (accelbench results or pytest-benchmark JSON).
+    """Compare RESULTS with stored BASE runs (accelbench results or pytest-benchmark JSON).
 
-    Per matching case: ratio of medians RESULTS/BASE with a bootstrap interval and a verdict;
-    the suite's geometric mean; fingerprint differences. Exit 0 pass, 1 regression, 2 error,
-    3 inconclusive. Two stored runs are weak evidence: `accelbench ab` is the sound gate.
+    Per case: ratio of medians RESULTS/BASE with an interval that includes the between-run
+    drift (measured when several BASE runs are given, else assumed: the verdict is then
+    advisory); the suite's geometric mean; fingerprint differences. A case missing, failed
+    or cut short in RESULTS is an error. Exit 0 pass, 1 regression, 2 error, 3 inconclusive.
+    Stored runs are weak evidence: `accelbench ab` is the sound gate.
     """
     from bench.app import gate
 
-    emit_gate(gate.compare(base_path, results, gate_config, flags), out_format, markdown_out)
+    bases = [*gate.history_files(history), *paths[:-1]]
+    result = gate.compare(bases, paths[-1], gate_config, flags)
+    emit_gate(result, out_format, markdown_out)
 
 
 @click.command("ab")

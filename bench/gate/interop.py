@@ -116,9 +116,8 @@ def is_pytest_benchmark(data: Any) -> bool:
 def _case(bench: Mapping[str, Any], where: str) -> CaseResult:
     st = bench.get("stats") or {}
     extra = (bench.get("extra_info") or {}).get("accelbench", {})
-    iterations = int(st.get("iterations", 1) or 1)
-    data = [float(v) for v in st.get("data") or ()]
     name = str(bench.get("fullname") or bench.get("name") or "?")
+    iterations, data = _raw_data(st, f"{where}: benchmark {name!r}: stats")
     # per-call seconds back to raw totals of `iterations` calls, as accelbench stores them
     samples = tuple(round(v * iterations * 1e9) for v in data)
     return CaseResult(
@@ -138,6 +137,20 @@ def _case(bench: Mapping[str, Any], where: str) -> CaseResult:
         stats=summarize(data) if data else None,
         warnings=tuple(extra.get("warnings", ())),
     )
+
+
+def _raw_data(st: Mapping[str, Any], where: str) -> tuple[int, list[float]]:
+    """(iterations, per-call seconds) of a stats block; a BenchError names a bad field."""
+    try:
+        iterations = int(st.get("iterations", 1) or 1)
+        data = [float(v) for v in st.get("data") or ()]
+    except (TypeError, ValueError) as exc:
+        raise BenchError(f"{where}: iterations/data must be numbers ({exc})") from None
+    bad = [v for v in data if not 0 < v < float("inf")]
+    if bad or iterations < 1:
+        shown = f"data holds {bad[0]!r}" if bad else f"iterations = {iterations}"
+        raise BenchError(f"{where}: {shown}; timings must be positive seconds")
+    return iterations, data
 
 
 def _fingerprint(machine: Mapping[str, Any], commit: Mapping[str, Any]) -> dict[str, Any]:

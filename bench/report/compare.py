@@ -122,6 +122,7 @@ def _estimate_json(est: Estimate | None) -> dict[str, Any] | None:
         "p_slower": est.p_slower,
         "p_within": est.p_within,
         "p_faster": est.p_faster,
+        "p_beyond": est.p_beyond,
     }
 
 

@@ -173,10 +173,11 @@ def _stored(tmp_path: Path, name: str, per_call_s: float, seed: int) -> Path:
 
 def test_compare_two_stored_runs_in_every_format(tmp_path):
     base = _stored(tmp_path, "base", 1e-3, 1)
-    slower = _stored(tmp_path, "new", 1.1e-3, 0)
+    slower = _stored(tmp_path, "new", 1.3e-3, 0)
     result = CliRunner().invoke(main, ["compare", str(base), str(slower), "--format", "markdown"])
     assert result.exit_code == 1
-    assert "| gemm[m=64]@numpy/latency | 1.10" in result.output and "❌ REGRESSION" in result.output
+    assert "| gemm[m=64]@numpy/latency | 1.30" in result.output and "❌ REGRESSION" in result.output
+    assert "one BASE run: the verdict is advisory" in result.output
     assert "WARNING: environments differ: versions.numpy: '2.0' -> '2.1'" in result.output
     summary = tmp_path / "summary.md"
     result = CliRunner().invoke(
