@@ -120,6 +120,7 @@ def _case(bench: Mapping[str, Any], where: str) -> CaseResult:
     iterations, data = _raw_data(st, f"{where}: benchmark {name!r}: stats")
     # per-call seconds back to raw totals of `iterations` calls, as accelbench stores them
     samples = tuple(round(v * iterations * 1e9) for v in data)
+    details = {} if data else {STORED_STATS: stored_stats(st, f"{where}: benchmark {name!r}")}
     return CaseResult(
         case_id=name,
         workload=str(bench.get("group") or bench.get("name") or name),
@@ -128,15 +129,41 @@ def _case(bench: Mapping[str, Any], where: str) -> CaseResult:
         options=dict(extra.get("options", {})),
         scenario=as_scenario(str(extra.get("scenario", "latency"))),
         status="ok",
-        reason="" if data else f"{where}: no raw data (save with --benchmark-save-data)",
+        details=details,
         loops=iterations,
         sample_ns=samples,
         rel_error=extra.get("rel_error"),
         tolerance=extra.get("tolerance"),
         stopped_by=as_stop(str(extra.get("stopped_by", ""))),
         stats=summarize(data) if data else None,
-        warnings=tuple(extra.get("warnings", ())),
+        warnings=(*extra.get("warnings", ()), *([] if data else [NO_RAW_DATA])),
     )
+
+
+# A saved pytest-benchmark file keeps only statistics unless --benchmark-save-data was given.
+STORED_STATS = "pytest_benchmark_stats"
+STATS_KEYS = ("min", "max", "mean", "stddev", "median", "iqr", "rounds")
+NO_RAW_DATA = (
+    "no raw data in the pytest-benchmark file: compared on its stored median, IQR and rounds "
+    "(a normal approximation; save with --benchmark-save-data for the full method)"
+)
+
+
+def stored_stats(st: Mapping[str, Any], where: str) -> dict[str, float]:
+    """The statistics a saved pytest-benchmark file keeps without raw data, checked."""
+    missing = [k for k in ("median", "rounds") if k not in st]
+    if missing:
+        raise BenchError(f"{where}: stats has neither data nor {', '.join(missing)}")
+    try:
+        out = {k: float(st[k]) for k in STATS_KEYS if st.get(k) is not None}
+    except (TypeError, ValueError) as exc:
+        raise BenchError(f"{where}: stats must be numbers ({exc})") from None
+    if not 0 < out["median"] < float("inf") or out["rounds"] < 1:
+        raise BenchError(
+            f"{where}: stats.median = {out['median']!r}, rounds = {out['rounds']!r}: "
+            "need a positive median and at least one round"
+        )
+    return out
 
 
 def _raw_data(st: Mapping[str, Any], where: str) -> tuple[int, list[float]]:

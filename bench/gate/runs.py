@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from bench.gate.decide import (
     judge,
     overall,
 )
+from bench.gate.interop import STORED_STATS
 
 Z95 = 1.959963984540054
 Problem = Literal["", "error", "note", "skip"]
@@ -33,6 +34,7 @@ class Point:
 
     log_median: float
     se: float
+    approximate: bool = False  # from stored statistics, not raw samples
 
 
 def log_median(per_call_s: Sequence[float]) -> Point:
@@ -48,10 +50,28 @@ def log_median(per_call_s: Sequence[float]) -> Point:
 
 
 def point(case: CaseResult | None) -> Point | None:
-    """The case's Point when it was measured with at least two raw samples."""
-    if case is None or case.status != "ok" or len(case.sample_ns) < 2 or not case.loops:
+    """The case's Point when it was measured with at least two raw samples (or, from a
+    pytest-benchmark file saved without raw data, its stored statistics)."""
+    if case is None or case.status != "ok":
+        return None
+    if not case.sample_ns and STORED_STATS in case.details:
+        return stats_point(case.details[STORED_STATS])
+    if len(case.sample_ns) < 2 or not case.loops:
         return None
     return log_median(case.per_call_s())
+
+
+def stats_point(st: Mapping[str, float]) -> Point | None:
+    """log median from stored statistics; its error by the normal approximation
+    SE(median) = sqrt(pi/2) * sigma / sqrt(rounds), sigma = IQR / 1.349 (stddev if no IQR),
+    divided by the median for the log scale. Weaker than raw samples: heavy tails and
+    drift within the run are invisible to it."""
+    rounds, median = st["rounds"], st["median"]
+    if rounds < 2:
+        return None
+    sigma = st.get("iqr", 0.0) / 1.349 or st.get("stddev", 0.0)
+    se = math.sqrt(math.pi / 2) * sigma / math.sqrt(rounds) / median
+    return Point(math.log(median), se, approximate=True)
 
 
 def check_timings(record: RunRecord, source: str) -> RunRecord:
@@ -63,7 +83,7 @@ def check_timings(record: RunRecord, source: str) -> RunRecord:
                 f"{source}: cases[{i}] ({case.case_id}): sample_ns holds {bad[0]!r}; every "
                 "timing must be a positive number of ns (re-run the case, or drop it)"
             )
-    if not any(c.sample_ns for c in record.cases):
+    if not any(c.sample_ns or STORED_STATS in c.details for c in record.cases):
         statuses = ", ".join(sorted({c.status for c in record.cases})) or "no cases"
         raise BenchError(
             f"{source}: holds no timings ({len(record.cases)} case(s): {statuses}); "
@@ -155,7 +175,13 @@ def _case_estimate(
     k = len(bases)
     d = new.log_median - float(np.mean([b.log_median for b in bases]))
     within = new.se**2 + float(np.mean([b.se**2 for b in bases])) / k
-    method = f"ratio of medians, order-statistic error + {drift.describe()}"
+    approx = new.approximate or any(b.approximate for b in bases)
+    how = (
+        "stored statistics (median, IQR, rounds; normal approximation)"
+        if approx
+        else ("order-statistic error")
+    )
+    method = f"ratio of medians, {how} + {drift.describe()}"
     est = normal_estimate(d, within + drift.var * (1 + 1 / k), drift.df, policy, tail, n, method)
     return est, within
 
