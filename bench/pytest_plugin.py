@@ -95,7 +95,7 @@ class AccelbenchFixture:
         """Time fn(*args, **kwargs) with accelbench's runner; return the first call's value."""
         self._once()
         value = fn(*args, **kwargs)  # the first call: its value is the test's, its time is not
-        if self.disabled:
+        if self._benchmark is not None and self._benchmark.disabled:
             self.result = True
             self._benchmark._mode = "accelbench(...)"  # used, as pytest-benchmark's own would be
             return value
