@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -159,3 +160,13 @@ def gate_eval_settings(
         slow_decisions=settings.slow_decisions if slow is None else slow,
     )
     return planned, policy, blocks, settings
+
+
+def power(experiments: Sequence[Any], policy: Any, trials: int = 200) -> tuple[float, list[Any]]:
+    """The A/A block noise gate-eval measured and the power curve simulated at it."""
+    from bench.app import gate_eval
+    from bench.gate import power as gate_power
+
+    noise = gate_eval.measured_noise(experiments)
+    points = [] if math.isnan(noise) else gate_power.power_curve(noise, policy, trials=trials)
+    return noise, points

@@ -189,7 +189,8 @@ def gate_eval_cmd(
     json_out: Path | None, markdown_out: Path | None,
 ) -> None:  # fmt: skip
     """Prove the gate on this machine: A/A false failures, injected-slowdown detection,
-    and pytest-benchmark's compare-fail rule on the same samples, with wall times.
+    and pytest-benchmark's compare-fail rule on the same samples, with wall times; then the
+    power curve (detection vs true slowdown) simulated at the A/A block noise measured.
     CONFIG defaults to the shipped gate-eval.toml."""
     from bench.app import gate, gate_eval
     from bench.report import compare as compare_report
@@ -206,6 +207,8 @@ def gate_eval_cmd(
     experiments = gate_eval.run_all(planned, (policy, blocks, settings), progress)
     summaries = [gate_eval.summarize(e) for e in experiments]
     text = compare_report.eval_markdown(summaries, policy, settings.pytest_benchmark_rule)
+    noise, points = gate.power(experiments, policy, trials=200)
+    text += compare_report.power_markdown(noise, points, policy, trials=200)
     click.echo(text, nl=False)
     if json_out is not None:
         json_out.write_text(json.dumps(gate_eval.to_json(experiments), indent=1), encoding="utf-8")

@@ -207,6 +207,8 @@ def test_gate_eval_runs_its_experiments(tmp_path):
     result = CliRunner().invoke(main, ["gate-eval", str(cfg), "--json-out", str(out)])
     assert result.exit_code == 0, result.output
     assert "| A/A | 2 |" in result.output and "| +100% work | 1 |" in result.output
+    assert "### Power curve at this machine's block noise (" in result.output
+    assert "| +20% |" in result.output and "| true slowdown | REGRESSION |" in result.output
     data = json.loads(out.read_text())
     (aa, slowed) = data["experiments"]
     assert len(aa["decisions"]) == 2 and slowed["work_factors"] == [2.0]

@@ -191,3 +191,20 @@ def test_simulated_false_regressions_and_detection_with_drift():
     assert _rates(rng, 1.0, 5, 200) <= 0.01
     assert _rates(rng, 1.0, 1, 200) <= 0.01  # one BASE run, assumed drift: advisory, no alarm
     assert _rates(rng, 1.10, 5, 100) >= 0.90
+
+
+# --- the power curve gate-eval prints ---
+
+
+def test_power_curve_rises_with_the_slowdown_and_never_fails_within_tolerance():
+    from bench.gate import power
+
+    points = power.power_curve(0.02, GatePolicy(), trials=100, seed=1)
+    assert [p.slowdown for p in points] == list(power.SLOWDOWNS)
+    detection = [p.regression for p in points]
+    assert detection == sorted(detection)  # monotone in the true slowdown
+    by = {p.slowdown: p for p in points}
+    assert by[0.0].regression == by[0.02].regression == 0.0  # within tolerance: never fails
+    assert by[0.2].regression == 1.0 and by[0.2].mean_blocks == 10.0
+    assert all(math.isclose(p.regression + p.inconclusive + p.passed, 1.0) for p in points)
+    assert power.block_noise([0.0, 0.0, 1.349, 1.349]) == pytest.approx(1.0)  # IQR / 1.349
