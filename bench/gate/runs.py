@@ -116,18 +116,26 @@ def problem(bases: Sequence[CaseResult], new: CaseResult | None) -> tuple[Proble
     return "", ""
 
 
+def case_drift(runs: Sequence[Point]) -> float | None:
+    """One case's between-run variance beyond its within-run error (None: under two runs)."""
+    if len(runs) < 2 or not all(math.isfinite(r.se) for r in runs):
+        return None
+    values = np.array([r.log_median for r in runs])
+    within = float(np.mean([r.se**2 for r in runs]))
+    return max(0.0, float(np.var(values, ddof=1)) - within)
+
+
 def drift_variance(groups: Sequence[Sequence[Point]]) -> tuple[float, int]:
-    """Pooled between-run variance of log medians beyond their within-run error, and its
-    degrees of freedom (0: no case was measured in two BASE runs)."""
-    total, df = 0.0, 0
-    for runs in groups:
-        if len(runs) < 2 or not all(math.isfinite(r.se) for r in runs):
-            continue
-        values = np.array([r.log_median for r in runs])
-        within = float(np.mean([r.se**2 for r in runs]))
-        total += (len(runs) - 1) * (float(np.var(values, ddof=1)) - within)
-        df += len(runs) - 1
-    return (max(0.0, total / df), df) if df else (math.nan, 0)
+    """Between-run variance of log medians pooled over cases, and its degrees of freedom
+    (0: no case was measured in two BASE runs). The median of the cases' values, scaled by
+    the chi-square median, so one wild case (a noisy neighbour during one run) cannot
+    inflate every other case's interval; that case keeps its own larger value."""
+    found = [(v, len(g) - 1) for g in groups if (v := case_drift(g)) is not None]
+    if not found:
+        return math.nan, 0
+    nu = int(np.median([k for _, k in found]))
+    scale = float(sps.chi2.median(nu)) / nu  # median of a variance estimate with nu df
+    return float(np.median([v for v, _ in found])) / scale, sum(k for _, k in found)
 
 
 def normal_estimate(
@@ -179,10 +187,13 @@ def _case_estimate(
     how = (
         "stored statistics (median, IQR, rounds; normal approximation)"
         if approx
-        else ("order-statistic error")
+        else "order-statistic error"
     )
     method = f"ratio of medians, {how} + {drift.describe()}"
-    est = normal_estimate(d, within + drift.var * (1 + 1 / k), drift.df, policy, tail, n, method)
+    # a case that drifted more than the suite's typical case keeps its own drift
+    own = case_drift(bases) if drift.measured else None
+    var = within + max(drift.var, own or 0.0) * (1 + 1 / k)
+    est = normal_estimate(d, var, drift.df, policy, tail, n, method)
     return est, within
 
 
