@@ -208,3 +208,14 @@ def test_power_curve_rises_with_the_slowdown_and_never_fails_within_tolerance():
     assert by[0.2].regression == 1.0 and by[0.2].mean_blocks == 10.0
     assert all(math.isclose(p.regression + p.inconclusive + p.passed, 1.0) for p in points)
     assert power.block_noise([0.0, 0.0, 1.349, 1.349]) == pytest.approx(1.0)  # IQR / 1.349
+
+
+def test_one_wild_case_does_not_widen_every_interval():
+    rng = np.random.default_rng(7)
+    groups = []
+    for i in range(20):
+        sd = 1.0 if i == 0 else 0.02  # one case swings by 100% between runs
+        groups.append([runs.Point(rng.normal(0, sd / math.sqrt(2)), 0.001) for _ in range(5)])
+    var, df = runs.drift_variance(groups)
+    assert df == 80 and math.sqrt(2 * var) == pytest.approx(0.02, rel=0.5)
+    assert runs.case_drift(groups[0]) > 50 * var  # the wild case keeps its own, larger drift
