@@ -163,8 +163,9 @@ def export_cmd(results: Path, out_format: str, output: Path | None) -> None:
     """Export a stored run as pytest-benchmark JSON (for `pytest-benchmark compare`, dashboards)."""
     from bench.core import store
     from bench.gate import interop
+    from bench.gate.chat import expand_requests
 
-    doc = interop.export_run(store.load(results))
+    doc = interop.export_run(expand_requests(store.load(results)))
     if output is None:
         click.echo(json.dumps(doc, indent=4))
         return

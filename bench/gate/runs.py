@@ -12,6 +12,7 @@ from scipy import stats as sps
 
 from bench.core.errors import BenchError, ConfigError
 from bench.core.records import CaseResult, RunRecord
+from bench.gate.chat import expand_requests
 from bench.gate.decide import (
     CaseVerdict,
     Estimate,
@@ -75,7 +76,9 @@ def stats_point(st: Mapping[str, float]) -> Point | None:
 
 
 def check_timings(record: RunRecord, source: str) -> RunRecord:
-    """The record, or a BenchError naming the file and the field when its timings are unusable."""
+    """The record (chat cases split per metric), or a BenchError naming the file and the
+    field when its timings are unusable."""
+    record = expand_requests(record)
     for i, case in enumerate(record.cases):
         bad = [v for v in case.sample_ns if not (isinstance(v, int | float) and 0 < v < math.inf)]
         if case.status == "ok" and bad:
@@ -240,7 +243,8 @@ def compare_runs(
     """RESULTS against one or more BASE runs: per case the ratio of medians with an interval
     widened by the between-run drift (measured across BASE runs, else assumed), Holm over
     the cases and the suite geomean, and completeness rules (missing, failed, cut short)."""
-    bases = [base] if isinstance(base, RunRecord) else list(base)
+    bases = [expand_requests(b) for b in ([base] if isinstance(base, RunRecord) else base)]
+    new = expand_requests(new)
     theirs = {c.case_id: c for c in new.cases}
     mine = _base_cases(bases)
     if not set(mine) & set(theirs):

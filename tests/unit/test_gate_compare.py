@@ -219,3 +219,45 @@ def test_one_wild_case_does_not_widen_every_interval():
     var, df = runs.drift_variance(groups)
     assert df == 80 and math.sqrt(2 * var) == pytest.approx(0.02, rel=0.5)
     assert runs.case_drift(groups[0]) > 50 * var  # the wild case keeps its own, larger drift
+
+
+# --- remote chat runs: per-request metrics gated ---
+
+
+def _chat_run(rng, ttft_s: float, run_id: str) -> RunRecord:
+    from bench.core.records import RequestRecord
+
+    reqs = tuple(
+        RequestRecord(
+            i,
+            i < 2,
+            "ok",
+            ttft_s=ttft_s * rng.lognormal(0, 0.05),
+            e2e_s=0.5 * rng.lognormal(0, 0.05),
+            tpot_s=0.01 * rng.lognormal(0, 0.05),
+        )  # fmt: skip
+        for i in range(62)
+    )
+    case = CaseResult("chat[x]@synthetic/concurrency", "chat", {}, "synthetic", {},
+                      "concurrency", "ok", requests=reqs)  # fmt: skip
+    return _run([case], run_id=run_id)
+
+
+def test_chat_runs_are_compared_per_request_metric():
+    from bench.gate import chat, interop
+
+    rng = np.random.default_rng(8)
+    base, same, slow = (_chat_run(rng, t, n) for t, n in ((0.1, "a"), (0.1, "b"), (0.2, "c")))
+    split = chat.expand_requests(base).cases
+    assert [c.case_id for c in split] == [
+        "chat[x]@synthetic/concurrency ttft",
+        "chat[x]@synthetic/concurrency e2e",
+        "chat[x]@synthetic/concurrency tpot",
+    ]
+    assert len(split[0].sample_ns) == 60 and split[0].loops == 1  # warm-up requests left out
+    r = runs.compare_runs(base, slow, GatePolicy())
+    verdicts = {c.case_id.rsplit(" ", 1)[1]: c.verdict for c in r.cases}
+    assert verdicts["ttft"] is Verdict.REGRESSION and verdicts["e2e"] is not Verdict.REGRESSION
+    assert runs.compare_runs(base, same, GatePolicy(tolerance=0.1)).verdict is Verdict.PASS
+    doc = interop.export_run(chat.expand_requests(base))
+    assert [b["name"] for b in doc["benchmarks"]] == [c.case_id for c in split]
