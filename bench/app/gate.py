@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from bench.core.errors import ConfigError
 
 POLICY_KEYS = (
     "tolerance", "effect_floor", "alpha", "resamples", "seed",
-    "min_blocks", "max_blocks", "block_step", "method",
+    "min_blocks", "max_blocks", "block_step", "method", "on_inconclusive",
 )  # fmt: skip
 
 
@@ -39,12 +40,33 @@ def gate_policy(table: Mapping[str, Any], where: str, flags: Mapping[str, Any]) 
     return decide.make_policy(given, "command line", base)
 
 
-def compare(base: Path, results: Path, gate_config: Path | None, flags: Mapping[str, Any]) -> Any:
-    """Two stored runs (accelbench or pytest-benchmark JSON) judged under the policy."""
-    from bench.gate import decide, interop
+def history_files(folder: Path | None) -> list[Path]:
+    """The *.json results files of a --history folder, oldest name first."""
+    if folder is None:
+        return []
+    if not folder.is_dir():
+        raise ConfigError(f"--history {folder}: no such folder")
+    found = sorted(folder.glob("*.json"))
+    if not found:
+        raise ConfigError(f"--history {folder}: holds no *.json results files")
+    return found
 
+
+def compare(
+    bases: Sequence[Path], results: Path, gate_config: Path | None, flags: Mapping[str, Any]
+) -> Any:
+    """RESULTS against one or more stored BASE runs (accelbench or pytest-benchmark JSON)."""
+    from bench.gate import interop
+    from bench.gate import runs as gate_runs
+
+    if not bases:
+        raise ConfigError("give at least one BASE run (or --history DIR) before RESULTS")
     policy = gate_policy(gate_tables(gate_config)["gate"], f"{gate_config}: [gate]", flags)
-    return decide.compare_runs(interop.load_any(base), interop.load_any(results), policy)
+
+    def load(path: Path) -> Any:
+        return gate_runs.check_timings(interop.load_any(path), str(path))
+
+    return gate_runs.compare_runs([load(p) for p in bases], load(results), policy)
 
 
 @dataclass(frozen=True)
@@ -138,3 +160,13 @@ def gate_eval_settings(
         slow_decisions=settings.slow_decisions if slow is None else slow,
     )
     return planned, policy, blocks, settings
+
+
+def power(experiments: Sequence[Any], policy: Any, trials: int = 200) -> tuple[float, list[Any]]:
+    """The A/A block noise gate-eval measured and the power curve simulated at it."""
+    from bench.app import gate_eval
+    from bench.gate import power as gate_power
+
+    noise = gate_eval.measured_noise(experiments)
+    points = [] if math.isnan(noise) else gate_power.power_curve(noise, policy, trials=trials)
+    return noise, points

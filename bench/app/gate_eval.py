@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,7 @@ class Decision:
     ratios: tuple[float, ...]
     pb_same: tuple[bool, ...]
     pb_stored: tuple[bool, ...] | None
+    block_noise: tuple[float, ...] = ()  # per case: robust SD of the per-block log-ratios
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,28 @@ def decide(
         ratios=tuple(c.estimate.ratio if c.estimate else float("nan") for c in r.cases),
         pb_same=_pb_flags(rule, a, b),
         pb_stored=_pb_flags(rule, stored, b) if stored is not None else None,
+        block_noise=_block_noise(outcome),
     )
     return decision, a
+
+
+def _block_noise(outcome: ab.AbOutcome) -> tuple[float, ...]:
+    from bench.gate import power
+
+    ids = [c.case_id for c in outcome.result.cases]
+    series = ab.log_ratio_series(outcome.blocks, ids)
+    return tuple(
+        float("nan") if isinstance(v, str) else power.block_noise(v) for v in series.values()
+    )
+
+
+def measured_noise(experiments: Sequence[Experiment]) -> float:
+    """The machine's block noise: the median over the A/A decisions' cases (NaN if none)."""
+    values = [
+        n for e in experiments if e.injected == 0 for d in e.decisions for n in d.block_noise
+        if not math.isnan(n)  # a failed case carries no noise figure
+    ]  # fmt: skip
+    return float(sorted(values)[len(values) // 2]) if values else float("nan")
 
 
 def run_experiment(

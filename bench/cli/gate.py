@@ -23,6 +23,10 @@ def gate_flags(fn: Any) -> Any:
         click.option("--resamples", type=int, help="Bootstrap resamples [2000]."),
         click.option("--seed", type=int, help="Bootstrap seed [0]."),
         click.option(
+            "--on-inconclusive", type=click.Choice(["pass", "warn", "fail"]),
+            help="INCONCLUSIVE exits 0 (pass, warn: with a warning) or 3 (fail) [fail].",
+        ),  # fmt: skip
+        click.option(
             "--format", "out_format", type=click.Choice(GATE_FORMATS), default="table",
             show_default=True, help="Report format on stdout.",
         ),  # fmt: skip
@@ -47,6 +51,8 @@ def emit_gate(result: Any, out_format: str, markdown_out: Path | None) -> None:
         click.echo(compare_report.markdown(result), nl=False)
     else:
         base.out().print(compare_report.terminal(result))
+    if result.verdict.value == "INCONCLUSIVE" and result.policy.on_inconclusive == "warn":
+        base.err().print("[yellow]warning: INCONCLUSIVE, exiting 0 (--on-inconclusive warn)[/]")
     if markdown_out is not None:
         try:
             with markdown_out.open("a", encoding="utf-8") as fh:
@@ -57,26 +63,44 @@ def emit_gate(result: Any, out_format: str, markdown_out: Path | None) -> None:
 
 
 @click.command("compare")
-@click.argument("base_path", metavar="BASE", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "paths", nargs=-1, required=True, metavar="BASE... RESULTS",
+    type=click.Path(dir_okay=False, path_type=Path),
+)  # fmt: skip
+@click.option(
+    "--history", type=click.Path(file_okay=False, path_type=Path),
+    help="A folder of earlier BASE runs (*.json), added to the BASE runs given.",
+)  # fmt: skip
+@click.option(
+    "--drift", type=float,
+    help="Run-to-run drift assumed with one BASE run (SD of the B/A ratio) [0.02].",
+)  # fmt: skip
+@click.option(
+    "--allow-missing", is_flag=True, default=None,
+    help="Cases missing, failed or cut short in RESULTS are notes, not errors.",
+)  # fmt: skip
 @click.option(
     "--gate-config", type=click.Path(dir_okay=False, path_type=Path),
     help="A TOML file whose [gate] table sets the policy (flags override it).",
 )  # fmt: skip
 @gate_flags
 def compare_cmd(
-    base_path: Path, results: Path, gate_config: Path | None, out_format: str,
+    paths: tuple[Path, ...], history: Path | None, gate_config: Path | None, out_format: str,
     markdown_out: Path | None, **flags: Any,
 ) -> None:  # fmt: skip
-    """Compare two stored runs (accelbench results or pytest-benchmark JSON).
+    """Compare RESULTS with stored BASE runs (accelbench results or pytest-benchmark JSON).
 
-    Per matching case: ratio of medians RESULTS/BASE with a bootstrap interval and a verdict;
-    the suite's geometric mean; fingerprint differences. Exit 0 pass, 1 regression, 2 error,
-    3 inconclusive. Two stored runs are weak evidence: `accelbench ab` is the sound gate.
+    Per case: ratio of medians RESULTS/BASE with an interval that includes the between-run
+    drift (measured when several BASE runs are given, else assumed: the verdict is then
+    advisory); the suite's geometric mean; fingerprint differences. A case missing, failed
+    or cut short in RESULTS is an error. Exit 0 pass, 1 regression, 2 error, 3 inconclusive.
+    Stored runs are weak evidence: `accelbench ab` is the sound gate.
     """
     from bench.app import gate
 
-    emit_gate(gate.compare(base_path, results, gate_config, flags), out_format, markdown_out)
+    bases = [*gate.history_files(history), *paths[:-1]]
+    result = gate.compare(bases, paths[-1], gate_config, flags)
+    emit_gate(result, out_format, markdown_out)
 
 
 @click.command("ab")
@@ -139,8 +163,9 @@ def export_cmd(results: Path, out_format: str, output: Path | None) -> None:
     """Export a stored run as pytest-benchmark JSON (for `pytest-benchmark compare`, dashboards)."""
     from bench.core import store
     from bench.gate import interop
+    from bench.gate.chat import expand_requests
 
-    doc = interop.export_run(store.load(results))
+    doc = interop.export_run(expand_requests(store.load(results)))
     if output is None:
         click.echo(json.dumps(doc, indent=4))
         return
@@ -165,7 +190,8 @@ def gate_eval_cmd(
     json_out: Path | None, markdown_out: Path | None,
 ) -> None:  # fmt: skip
     """Prove the gate on this machine: A/A false failures, injected-slowdown detection,
-    and pytest-benchmark's compare-fail rule on the same samples, with wall times.
+    and pytest-benchmark's compare-fail rule on the same samples, with wall times; then the
+    power curve (detection vs true slowdown) simulated at the A/A block noise measured.
     CONFIG defaults to the shipped gate-eval.toml."""
     from bench.app import gate, gate_eval
     from bench.report import compare as compare_report
@@ -182,6 +208,8 @@ def gate_eval_cmd(
     experiments = gate_eval.run_all(planned, (policy, blocks, settings), progress)
     summaries = [gate_eval.summarize(e) for e in experiments]
     text = compare_report.eval_markdown(summaries, policy, settings.pytest_benchmark_rule)
+    noise, points = gate.power(experiments, policy, trials=200)
+    text += compare_report.power_markdown(noise, points, policy, trials=200)
     click.echo(text, nl=False)
     if json_out is not None:
         json_out.write_text(json.dumps(gate_eval.to_json(experiments), indent=1), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,10 +15,11 @@ import numpy as np
 from bench.core import stats
 from bench.core.errors import ConfigError
 from bench.core.params import check_keys, replace_typed
-from bench.core.records import CaseResult, RunRecord
 
 Method = Literal["exact", "bootstrap"]
 METHODS: tuple[Method, ...] = ("exact", "bootstrap")
+OnInconclusive = Literal["pass", "warn", "fail"]
+ON_INCONCLUSIVE: tuple[OnInconclusive, ...] = ("pass", "warn", "fail")
 
 
 class Verdict(StrEnum):
@@ -43,9 +45,14 @@ EXIT_CODES: Mapping[Verdict, int] = {
 class GatePolicy:
     """When B counts as slower than A, and how much evidence each verdict needs.
 
-    tolerance: a slowdown up to this fraction passes; effect_floor: the smallest slowdown
-    ever called a regression; alpha: two-sided error of the interval, shared out over the
-    planned looks of a sequential A/B (min_blocks, then every block_step, up to max_blocks).
+    tolerance: a slowdown up to this fraction never fails (REGRESSION needs the interval's
+    lower bound above it); effect_floor: the smallest change reported as real (IMPROVED, or
+    "a real slowdown within tolerance"); alpha: two-sided error of the interval, shared out
+    over the planned looks of a sequential A/B (min_blocks, then every block_step, up to
+    max_blocks). drift: the run-to-run drift (SD of log(B/A) between two runs of identical
+    code) `compare` assumes when it has a single BASE run; on_inconclusive: what INCONCLUSIVE does to the exit code;
+    allow_missing: cases missing, failed or cut short in RESULTS are notes, not errors;
+    case_tolerances: (glob pattern, tolerance) pairs, the first match wins.
     """
 
     tolerance: float = 0.05
@@ -57,6 +64,18 @@ class GatePolicy:
     method: Method = "exact"
     resamples: int = 2000
     seed: int = 0
+    drift: float = 0.02
+    on_inconclusive: OnInconclusive = "fail"
+    allow_missing: bool = False
+    case_tolerances: tuple[tuple[str, float], ...] = ()
+
+    def for_case(self, case_id: str) -> GatePolicy:
+        """This policy with the tolerance of the first [gate.cases] pattern the case matches."""
+        for pattern, tolerance in self.case_tolerances:
+            if fnmatch.fnmatchcase(case_id, pattern):
+                floor = min(self.effect_floor, tolerance)
+                return dataclasses.replace(self, tolerance=tolerance, effect_floor=floor)
+        return self
 
     @property
     def looks(self) -> int:
@@ -92,6 +111,14 @@ def check_policy(p: GatePolicy, where: str = "gate policy") -> GatePolicy:
             "need 2 <= min_blocks <= max_blocks and block_step >= 1"
         )
     check_keys([p.method], METHODS, where, "method")
+    check_keys([p.on_inconclusive], ON_INCONCLUSIVE, where, "on_inconclusive")
+    if not 0 <= p.drift < 1 or not math.isfinite(p.drift):
+        raise ConfigError(f"{where}: drift = {p.drift!r} must be a fraction in [0, 1), e.g. 0.02")
+    for pattern, tolerance in p.case_tolerances:
+        if not 0 < tolerance < 1:
+            raise ConfigError(
+                f"{where}: cases.{pattern!r} = {tolerance!r} must be a tolerance in (0, 1)"
+            )
     if p.resamples < 100:
         raise ConfigError(f"{where}: resamples = {p.resamples} is too few (use 1000 or more)")
     return p
@@ -102,9 +129,23 @@ def make_policy(
 ) -> GatePolicy:
     """A checked policy from a config table or flags (None values keep the base's)."""
     base = base or GatePolicy()
-    check_keys(values, {f.name for f in dataclasses.fields(GatePolicy)}, where)
-    given = {k: v for k, v in values.items() if v is not None}
-    return check_policy(replace_typed(base, given, where), where)
+    names = {f.name for f in dataclasses.fields(GatePolicy)} - {"case_tolerances"}
+    check_keys(values, names | {"cases"}, where)
+    given = {k: v for k, v in values.items() if v is not None and k != "cases"}
+    policy = replace_typed(base, given, where)
+    if values.get("cases") is not None:
+        policy = dataclasses.replace(policy, case_tolerances=_case_tolerances(values["cases"], where))
+    return check_policy(policy, where)
+
+
+def _case_tolerances(table: Any, where: str) -> tuple[tuple[str, float], ...]:
+    """[gate.cases] as (pattern, tolerance) pairs in file order."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: cases must be a table of pattern = tolerance")
+    try:
+        return tuple((str(k), float(v)) for k, v in table.items())
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: cases: {exc} (give pattern = tolerance, e.g. 0.1)") from None
 
 
 @dataclass(frozen=True)
@@ -120,6 +161,7 @@ class Estimate:
     p_slower: float  # H1: slower than the effect floor
     p_within: float  # H1: slower by less than the tolerance
     p_faster: float  # H1: faster than the effect floor
+    p_beyond: float  # H1: slower than the tolerance (the regression test)
 
     @property
     def ratio(self) -> float:
@@ -134,27 +176,31 @@ class Estimate:
         return math.exp(self.high)
 
 
-def paired_estimate(log_ratios: Sequence[float], policy: GatePolicy, tail: float) -> Estimate:
-    """HL of per-block log-ratios with an exact signed-rank (or bootstrap) interval."""
+def needed_resamples(policy: GatePolicy, tail: float, cases: int) -> int:
+    """Enough bootstrap resamples that Holm's smallest threshold, tail / cases, sits 10
+    resolution steps above the smallest attainable p-value 1 / (resamples + 1): with the
+    fixed 2,000 a suite of 26 or more cases could never fail."""
+    return max(policy.resamples, math.ceil(10 * cases / tail))
+
+
+def paired_estimate(
+    log_ratios: Sequence[float], policy: GatePolicy, tail: float, cases: int = 1
+) -> Estimate:
+    """HL of per-block log-ratios with an exact signed-rank (or bootstrap) interval;
+    `cases` is the size of the Holm family the p-values will join."""
     d = np.asarray(log_ratios, dtype=np.float64)
     floor, tol = math.log1p(policy.effect_floor), math.log1p(policy.tolerance)
     confidence = 1 - 2 * tail
+    shifts = ((floor, True), (tol, False), (-floor, False), (tol, True))
     if policy.method == "exact":
         low, high = stats.signed_rank_ci(d, confidence)
-        p = [
-            stats.signed_rank_pvalue(d, floor, greater=True),
-            stats.signed_rank_pvalue(d, tol, greater=False),
-            stats.signed_rank_pvalue(d, -floor, greater=False),
-        ]
+        p = [stats.signed_rank_pvalue(d, s, greater=g) for s, g in shifts]
         method = "Hodges-Lehmann, exact signed-rank interval"
     else:
-        low, high, reps = stats.hl_bootstrap(d, confidence, policy.seed, policy.resamples)
-        p = [
-            stats.bootstrap_pvalue(reps, floor, greater=True),
-            stats.bootstrap_pvalue(reps, tol, greater=False),
-            stats.bootstrap_pvalue(reps, -floor, greater=False),
-        ]
-        method = "Hodges-Lehmann, bootstrap interval"
+        resamples = needed_resamples(policy, tail, cases)
+        low, high, reps = stats.hl_bootstrap(d, confidence, policy.seed, resamples)
+        p = [stats.bootstrap_pvalue(reps, s, greater=g) for s, g in shifts]
+        method = f"Hodges-Lehmann, bootstrap interval ({resamples} resamples)"
     return Estimate(stats.hodges_lehmann(d), low, high, confidence, d.size, method, *p)
 
 
@@ -174,6 +220,7 @@ def replicate_estimate(
         stats.bootstrap_pvalue(replicates, floor, greater=True),
         stats.bootstrap_pvalue(replicates, tol, greater=False),
         stats.bootstrap_pvalue(replicates, -floor, greater=False),
+        stats.bootstrap_pvalue(replicates, tol, greater=True),
     )
 
 
@@ -197,7 +244,7 @@ class CaseVerdict:
     verdict: Verdict
     reason: str
     estimate: Estimate | None = None
-    p_slower_holm: float | None = None
+    p_slower_holm: float | None = None  # p of "slower than the tolerance", Holm-adjusted
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -208,44 +255,44 @@ def _pct(log_ratio: float) -> str:
 
 
 def classify(
-    est: Estimate, policy: GatePolicy, tail: float, p_slower: float
+    est: Estimate, policy: GatePolicy, tail: float, p_beyond: float
 ) -> tuple[Verdict, str]:
-    """PASS when the interval's top is under the tolerance; REGRESSION when it is not and
-    B is shown slower than the effect floor (p_slower, Holm-adjusted across cases);
-    otherwise INCONCLUSIVE. IMPROVED is a PASS shown faster than the floor."""
+    """REGRESSION when B is shown slower than the tolerance (p_beyond, Holm-adjusted across
+    cases: the interval's lower bound above it); PASS when the interval's top is under the
+    tolerance; otherwise INCONCLUSIVE. IMPROVED is a PASS shown faster than the floor."""
     tol, floor = 100 * policy.tolerance, 100 * policy.effect_floor
     ci = f"{100 * est.confidence:.4g}% CI {_pct(est.low)} .. {_pct(est.high)}"
+    if p_beyond <= tail:
+        return (
+            Verdict.REGRESSION,
+            f"slower than the {tol:g}% tolerance (p={p_beyond:.2g} adjusted; {ci})",
+        )
     if est.p_within <= tail:
         if est.p_faster <= tail:
             return Verdict.IMPROVED, f"faster by more than the {floor:g}% floor ({ci})"
-        note = f"; a real slowdown above the {floor:g}% floor" if p_slower <= tail else ""
+        note = f"; a real slowdown above the {floor:g}% floor" if est.p_slower <= tail else ""
         return Verdict.PASS, f"within the {tol:g}% tolerance ({ci}){note}"
-    if p_slower <= tail:
-        return (
-            Verdict.REGRESSION,
-            f"slower than the {floor:g}% floor (p={p_slower:.2g} adjusted) and not within "
-            f"the {tol:g}% tolerance ({ci})",
-        )
     return (
         Verdict.INCONCLUSIVE,
-        f"{ci} neither stays under the {tol:g}% tolerance nor clears the {floor:g}% floor "
-        "(more blocks would decide)",
+        f"{ci} neither stays under nor clears the {tol:g}% tolerance (more data would decide)",
     )
 
 
 def judge(
     estimates: Mapping[str, Estimate | str], policy: GatePolicy, tail: float
 ) -> list[CaseVerdict]:
-    """Verdict per case; a string is an error reason (ERROR, never REGRESSION)."""
+    """Verdict per case under its own tolerance; a string is an error reason (ERROR, never
+    REGRESSION)."""
     measured = {k: e for k, e in estimates.items() if isinstance(e, Estimate)}
-    adjusted = dict(zip(measured, holm([e.p_slower for e in measured.values()]), strict=True))
+    adjusted = dict(zip(measured, holm([e.p_beyond for e in measured.values()]), strict=True))
     out = []
     for case_id, est in estimates.items():
         if isinstance(est, str):
             out.append(CaseVerdict(case_id, Verdict.ERROR, est))
             continue
-        verdict, reason = classify(est, policy, tail, adjusted[case_id])
-        out.append(CaseVerdict(case_id, verdict, reason, est, adjusted[case_id]))
+        p = adjusted[case_id]
+        verdict, reason = classify(est, policy.for_case(case_id), tail, p)
+        out.append(CaseVerdict(case_id, verdict, reason, est, p))
     return out
 
 
@@ -329,6 +376,9 @@ class GateResult:
 
     @property
     def exit_code(self) -> int:
+        """The verdict's code; INCONCLUSIVE exits 0 under on_inconclusive pass or warn."""
+        if self.verdict is Verdict.INCONCLUSIVE and self.policy.on_inconclusive != "fail":
+            return 0
         return EXIT_CODES[self.verdict]
 
 
@@ -336,8 +386,8 @@ def geomean_verdict(est: Estimate | None, policy: GatePolicy, tail: float, cases
     """The suite's geometric-mean ratio judged by the same rule (no Holm: one test)."""
     if est is None:
         return None
-    verdict, reason = classify(est, policy, tail, est.p_slower)
-    return CaseVerdict(f"geometric mean of {cases} case(s)", verdict, reason, est, est.p_slower)
+    verdict, reason = classify(est, policy, tail, est.p_beyond)
+    return CaseVerdict(f"geometric mean of {cases} case(s)", verdict, reason, est, est.p_beyond)
 
 
 def judge_paired(
@@ -345,8 +395,10 @@ def judge_paired(
 ) -> tuple[list[CaseVerdict], CaseVerdict | None]:
     """Per-case and geomean verdicts from per-block log-ratios (the block is the unit)."""
     tail = policy.tail(looks)
+    m = sum(not isinstance(v, str) for v in series.values())
     estimates = {
-        k: v if isinstance(v, str) else paired_estimate(v, policy, tail) for k, v in series.items()
+        k: v if isinstance(v, str) else paired_estimate(v, policy.for_case(k), tail, m)
+        for k, v in series.items()
     }
     good = [np.asarray(v, dtype=np.float64) for v in series.values() if not isinstance(v, str)]
     geo = None
@@ -356,84 +408,3 @@ def judge_paired(
         per_block = np.mean([v[:blocks] for v in good], axis=0)
         geo = paired_estimate(per_block, policy, tail)
     return judge(estimates, policy, tail), geomean_verdict(geo, policy, tail, len(good))
-
-
-# --- two stored runs (unpaired) ---
-
-
-def _per_call(case: CaseResult) -> list[float]:
-    return case.per_call_s()
-
-
-def _unmeasurable(base: CaseResult, new: CaseResult) -> str:
-    for side, c in (("BASE", base), ("RESULTS", new)):
-        if c.status != "ok":
-            return f"{c.status} in {side}: {c.reason or 'no reason recorded'}"
-        if len(c.sample_ns) < 2 or not c.loops:
-            return f"{side} keeps fewer than 2 raw samples: save runs with raw data"
-    return ""
-
-
-def compare_runs(base: RunRecord, new: RunRecord, policy: GatePolicy) -> GateResult:
-    """Ratio of medians per matching case (bootstrap of both sides), Holm, suite geomean."""
-    theirs = {c.case_id: c for c in new.cases}
-    matched = [(c, theirs[c.case_id]) for c in base.cases if c.case_id in theirs]
-    if not matched:
-        raise ConfigError(
-            f"no case of RESULTS ({len(new.cases)} case(s)) matches BASE ({len(base.cases)}); "
-            "compare runs of the same suite (case ids like gemm[m=64,...]@numpy/latency)"
-        )
-    tail = policy.tail(1)
-    estimates: dict[str, Estimate | str] = {}
-    reps = []
-    for i, (a, b) in enumerate(matched):
-        problem = _unmeasurable(a, b)
-        if problem:
-            estimates[a.case_id] = problem
-            continue
-        est, _, _, r = stats.log_ratio_of_medians(
-            _per_call(a), _per_call(b), 1 - 2 * tail, policy.seed + i, policy.resamples
-        )
-        method = "ratio of medians, bootstrap of both runs"
-        estimates[a.case_id] = replicate_estimate(est, r, len(b.sample_ns), policy, tail, method)
-        reps.append((est, r))
-    cases = judge(estimates, policy, tail)
-    return GateResult(
-        mode="compare",
-        cases=tuple(cases),
-        geomean=geomean_verdict(_unpaired_geomean(reps, policy, tail), policy, tail, len(reps)),
-        verdict=overall([v.verdict for v in cases]),
-        policy=policy,
-        confidence=1 - 2 * tail,
-        base_label=base.run_id,
-        new_label=new.run_id,
-        fingerprint=tuple(fingerprint_diff(_fp(base), _fp(new))),
-        notes=tuple(_unmatched_notes(base, new)),
-    )
-
-
-def _unpaired_geomean(
-    reps: Sequence[tuple[float, np.ndarray]], policy: GatePolicy, tail: float
-) -> Estimate | None:
-    if not reps:
-        return None
-    # cases are resampled independently, so replicate-wise means bootstrap the mean log-ratio
-    estimate = float(np.mean([e for e, _ in reps]))
-    pooled = np.mean([r for _, r in reps], axis=0)
-    method = "mean log-ratio, bootstrap"
-    return replicate_estimate(estimate, pooled, len(reps), policy, tail, method)
-
-
-def _fp(record: RunRecord) -> dict[str, Any]:
-    return {**dict(record.fingerprint), "backends": dict(record.backends)}
-
-
-def _unmatched_notes(base: RunRecord, new: RunRecord) -> list[str]:
-    a = {c.case_id for c in base.cases}
-    b = {c.case_id for c in new.cases}
-    notes = []
-    if a - b:
-        notes.append(f"{len(a - b)} case(s) only in BASE: {', '.join(sorted(a - b)[:5])}")
-    if b - a:
-        notes.append(f"{len(b - a)} case(s) only in RESULTS: {', '.join(sorted(b - a)[:5])}")
-    return notes

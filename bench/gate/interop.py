@@ -116,11 +116,12 @@ def is_pytest_benchmark(data: Any) -> bool:
 def _case(bench: Mapping[str, Any], where: str) -> CaseResult:
     st = bench.get("stats") or {}
     extra = (bench.get("extra_info") or {}).get("accelbench", {})
-    iterations = int(st.get("iterations", 1) or 1)
-    data = [float(v) for v in st.get("data") or ()]
     name = str(bench.get("fullname") or bench.get("name") or "?")
+    iterations, data = _raw_data(st, f"{where}: benchmark {name!r}: stats")
     # per-call seconds back to raw totals of `iterations` calls, as accelbench stores them
     samples = tuple(round(v * iterations * 1e9) for v in data)
+    kept = None if data else stored_stats(st, f"{where}: benchmark {name!r}")
+    details = {STORED_STATS: kept} if kept else {}
     return CaseResult(
         case_id=name,
         workload=str(bench.get("group") or bench.get("name") or name),
@@ -129,15 +130,56 @@ def _case(bench: Mapping[str, Any], where: str) -> CaseResult:
         options=dict(extra.get("options", {})),
         scenario=as_scenario(str(extra.get("scenario", "latency"))),
         status="ok",
-        reason="" if data else f"{where}: no raw data (save with --benchmark-save-data)",
+        reason="" if data or kept else f"{where}: no raw data and no median/rounds in its stats",
+        details=details,
         loops=iterations,
         sample_ns=samples,
         rel_error=extra.get("rel_error"),
         tolerance=extra.get("tolerance"),
         stopped_by=as_stop(str(extra.get("stopped_by", ""))),
         stats=summarize(data) if data else None,
-        warnings=tuple(extra.get("warnings", ())),
+        warnings=(*extra.get("warnings", ()), *([NO_RAW_DATA] if kept else [])),
     )
+
+
+# A saved pytest-benchmark file keeps only statistics unless --benchmark-save-data was given.
+STORED_STATS = "pytest_benchmark_stats"
+STATS_KEYS = ("min", "max", "mean", "stddev", "median", "iqr", "rounds")
+NO_RAW_DATA = (
+    "no raw data in the pytest-benchmark file: compared on its stored median, IQR and rounds "
+    "(a normal approximation; save with --benchmark-save-data for the full method)"
+)
+
+
+def stored_stats(st: Mapping[str, Any], where: str) -> dict[str, float] | None:
+    """The statistics a saved pytest-benchmark file keeps without raw data, checked
+    (None when it lacks even a median and a round count)."""
+    if "median" not in st or "rounds" not in st:
+        return None
+    try:
+        out = {k: float(st[k]) for k in STATS_KEYS if st.get(k) is not None}
+    except (TypeError, ValueError) as exc:
+        raise BenchError(f"{where}: stats must be numbers ({exc})") from None
+    if not 0 < out["median"] < float("inf") or out["rounds"] < 1:
+        raise BenchError(
+            f"{where}: stats.median = {out['median']!r}, rounds = {out['rounds']!r}: "
+            "need a positive median and at least one round"
+        )
+    return out
+
+
+def _raw_data(st: Mapping[str, Any], where: str) -> tuple[int, list[float]]:
+    """(iterations, per-call seconds) of a stats block; a BenchError names a bad field."""
+    try:
+        iterations = int(st.get("iterations", 1) or 1)
+        data = [float(v) for v in st.get("data") or ()]
+    except (TypeError, ValueError) as exc:
+        raise BenchError(f"{where}: iterations/data must be numbers ({exc})") from None
+    bad = [v for v in data if not 0 < v < float("inf")]
+    if bad or iterations < 1:
+        shown = f"data holds {bad[0]!r}" if bad else f"iterations = {iterations}"
+        raise BenchError(f"{where}: {shown}; timings must be positive seconds")
+    return iterations, data
 
 
 def _fingerprint(machine: Mapping[str, Any], commit: Mapping[str, Any]) -> dict[str, Any]:

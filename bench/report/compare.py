@@ -122,6 +122,7 @@ def _estimate_json(est: Estimate | None) -> dict[str, Any] | None:
         "p_slower": est.p_slower,
         "p_within": est.p_within,
         "p_faster": est.p_faster,
+        "p_beyond": est.p_beyond,
     }
 
 
@@ -210,3 +211,26 @@ def _eval_per_case(summaries: Any) -> list[str]:
             cells = [s.label, _md_cell(cid), f"{work:.3f}", _rate(g), _rate(pb), f"{ratio:.3f}"]
             lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def power_markdown(noise: float, points: Any, policy: Any, trials: int) -> str:
+    """The power curve: verdict shares per true slowdown at the machine's block noise."""
+    if math.isnan(noise):  # no A/A decision measured a noise figure
+        return "Power curve: no A/A block noise was measured.\n"
+    lines = [
+        "",
+        f"### Power curve at this machine's block noise ({100 * noise:.2g}% SD per block)",
+        "",
+        f"One case, sequential blocks {policy.min_blocks}..{policy.max_blocks} as `ab` runs them, "
+        f"tolerance {100 * policy.tolerance:g}%; simulated ({trials} decisions per row, normal "
+        "block noise at the A/A median; seeded).",
+        "",
+        "| true slowdown | REGRESSION | INCONCLUSIVE | PASS | mean blocks |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        lines.append(
+            f"| +{100 * p.slowdown:g}% | {100 * p.regression:.1f}% | {100 * p.inconclusive:.1f}% "
+            f"| {100 * p.passed:.1f}% | {p.mean_blocks:.1f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ from bench.core.params import check_keys, replace_typed
 from bench.core.policy import Policy
 from bench.core.records import CaseResult, RunRecord, as_scenario
 from bench.gate import decide as gate
+from bench.gate import interop
 from bench.runner.boundary import adapter_call
 from bench.runner.clock import Clock, perf_ns
 from bench.runner.local import LocalSession, Matched, check, matched_inputs, outcome
@@ -357,7 +358,7 @@ class SubprocessBlocks:
             raise BenchError(
                 f"{flag} wrote no results file into {out} (exit {proc.returncode}): {tail}"
             )
-        return store.load(files[-1]), wall
+        return interop.load_any(files[-1]), wall  # ours, or a pytest-benchmark --benchmark-json
 
     def _paired(self, record: RunRecord, side: str) -> tuple[CaseResult, ...]:
         by_id = {c.case_id: c for c in record.cases}

@@ -173,10 +173,11 @@ def _stored(tmp_path: Path, name: str, per_call_s: float, seed: int) -> Path:
 
 def test_compare_two_stored_runs_in_every_format(tmp_path):
     base = _stored(tmp_path, "base", 1e-3, 1)
-    slower = _stored(tmp_path, "new", 1.1e-3, 0)
+    slower = _stored(tmp_path, "new", 1.3e-3, 0)
     result = CliRunner().invoke(main, ["compare", str(base), str(slower), "--format", "markdown"])
     assert result.exit_code == 1
-    assert "| gemm[m=64]@numpy/latency | 1.10" in result.output and "❌ REGRESSION" in result.output
+    assert "| gemm[m=64]@numpy/latency | 1.30" in result.output and "❌ REGRESSION" in result.output
+    assert "one BASE run: the verdict is advisory" in result.output
     assert "WARNING: environments differ: versions.numpy: '2.0' -> '2.1'" in result.output
     summary = tmp_path / "summary.md"
     result = CliRunner().invoke(
@@ -206,6 +207,8 @@ def test_gate_eval_runs_its_experiments(tmp_path):
     result = CliRunner().invoke(main, ["gate-eval", str(cfg), "--json-out", str(out)])
     assert result.exit_code == 0, result.output
     assert "| A/A | 2 |" in result.output and "| +100% work | 1 |" in result.output
+    assert "### Power curve at this machine's block noise (" in result.output
+    assert "| +20% |" in result.output and "| true slowdown | REGRESSION |" in result.output
     data = json.loads(out.read_text())
     (aa, slowed) = data["experiments"]
     assert len(aa["decisions"]) == 2 and slowed["work_factors"] == [2.0]

@@ -41,7 +41,8 @@ def test_compare_accepts_a_gate_config_holding_only_a_gate_table(tmp_path: Path)
     slower = _stored(tmp_path, "new", 1.1e-3, 0)
     gate = tmp_path / "gate.toml"
     gate.write_text("[gate]\ntolerance = 0.2\neffect_floor = 0.15\n", encoding="utf-8")
-    args = ["compare", str(base), str(slower), "--format", "json"]
+    # --drift 0: the samples' own noise only, so 10% slower clears the default 5% tolerance
+    args = ["compare", str(base), str(slower), "--format", "json", "--drift", "0"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, result.output  # the default 5% tolerance: a regression
     result = CliRunner().invoke(main, [*args, "--gate-config", str(gate)])

@@ -47,3 +47,51 @@ def test_fixture_records_samples_and_extra_info_in_pytest_benchmark(pytester: py
     assert info["case_id"] == "triad[n=4096,scalar=3.0,dtype=float32]@numpy/latency"
     assert info["fingerprint"]["cpu"]["logical_cores"] >= 1
     assert info["backend_info"]["device"] == "cpu"
+
+
+CALLABLE_TESTS = """
+CALLS = []
+
+
+def work(n):
+    CALLS.append(n)
+    return sum(i * i for i in range(n))
+
+
+def test_own_function(accelbench):
+    assert accelbench(work, 200) == sum(i * i for i in range(200))
+    if accelbench.disabled:
+        assert CALLS == [200]  # --benchmark-disable: called once, timed never
+    else:
+        assert accelbench.result.case_id == "work" and len(CALLS) > 12
+
+
+def test_own_function_by_method(accelbench):
+    assert accelbench.callable(work, n=50) == sum(i * i for i in range(50))
+"""
+
+
+def test_fixture_times_the_users_own_function_with_min_rounds(pytester: pytest.Pytester):
+    pytester.makepyfile(CALLABLE_TESTS)
+    out = pytester.path / "own.json"
+    args = [*_plugin_args(), f"--benchmark-json={out}", "--benchmark-min-rounds=12", "-q"]
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    benches = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    assert set(benches) == {"test_own_function", "test_own_function_by_method"}
+    for bench in benches.values():
+        info = bench["extra_info"]["accelbench"]
+        # --benchmark-min-rounds is honoured: at least 12 raw samples, as the JSON records
+        assert len(bench["stats"]["data"]) == info["samples"] >= 12
+        assert bench["options"]["min_rounds"] == 12
+        assert info["backend"] == "python" and bench["stats"]["iterations"] == info["loops"]
+
+
+def test_benchmark_disable_measures_nothing(pytester: pytest.Pytester):
+    pytester.makepyfile(CALLABLE_TESTS)
+    out = pytester.path / "off.json"
+    args = [*_plugin_args(), "--benchmark-disable", f"--benchmark-json={out}", "-q"]
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, warnings=0)
+    # pytest-benchmark leaves the file empty when disabled: nothing was measured
+    assert not out.exists() or not out.read_text().strip()

@@ -14,6 +14,7 @@ from bench.core.errors import ConfigError
 from bench.core.records import CaseResult, RunConfig, RunRecord
 from bench.gate import decide as gate
 from bench.gate.decide import Estimate, GatePolicy, Verdict
+from bench.gate.runs import compare_runs
 
 # --- Hodges-Lehmann and the signed-rank distribution ---
 
@@ -121,19 +122,23 @@ def test_policy_looks_tail_and_validation():
             gate.make_policy(bad, "cfg: [gate]")
 
 
-def _est(p_slower: float, p_within: float, p_faster: float = 1.0) -> Estimate:
-    return Estimate(0.03, 0.01, 0.06, 0.95, 10, "test", p_slower, p_within, p_faster)
+def _est(
+    p_slower: float, p_within: float, p_faster: float = 1.0, p_beyond: float = 1.0
+) -> Estimate:
+    return Estimate(0.03, 0.01, 0.06, 0.95, 10, "test", p_slower, p_within, p_faster, p_beyond)
 
 
 def test_classify_at_its_boundaries():
+    """REGRESSION rests on p_beyond (slower than the tolerance), never on the 1% floor."""
     p, tail = GatePolicy(), 0.025
     assert gate.classify(_est(1.0, tail), p, tail, 1.0)[0] is Verdict.PASS
     assert gate.classify(_est(1.0, tail * 1.0001), p, tail, 1.0)[0] is Verdict.INCONCLUSIVE
-    assert gate.classify(_est(tail, 0.5), p, tail, tail)[0] is Verdict.REGRESSION
-    assert gate.classify(_est(tail, 0.5), p, tail, tail * 1.0001)[0] is Verdict.INCONCLUSIVE
+    assert gate.classify(_est(0.001, 0.5, 1.0, tail), p, tail, tail)[0] is Verdict.REGRESSION
+    # clearly above the floor but not shown above the tolerance: never a regression
+    assert gate.classify(_est(1e-9, 0.5), p, tail, tail * 1.0001)[0] is Verdict.INCONCLUSIVE
     assert gate.classify(_est(1.0, 0.001, tail), p, tail, 1.0)[0] is Verdict.IMPROVED
     # a proven small slowdown that stays within tolerance passes, and says so
-    verdict, reason = gate.classify(_est(0.001, 0.001), p, tail, 0.001)
+    verdict, reason = gate.classify(_est(0.001, 0.001), p, tail, 1.0)
     assert verdict is Verdict.PASS and "real slowdown" in reason
 
 
@@ -143,10 +148,11 @@ def test_paired_verdicts_at_the_tolerance_edge():
     just_under = [math.log(1.0499)] * 10
     at = [math.log1p(0.05)] * 10
     assert gate.judge_paired({"x": just_under}, p)[0][0].verdict is Verdict.PASS
-    # exactly at the tolerance is not within it, and it is clearly above the 1% floor
-    assert gate.judge_paired({"x": at}, p)[0][0].verdict is Verdict.REGRESSION
+    # exactly at the tolerance is neither within it nor shown beyond it
+    assert gate.judge_paired({"x": at}, p)[0][0].verdict is Verdict.INCONCLUSIVE
     est = gate.paired_estimate(at, p, tail)
-    assert est.p_slower == 2**-10 and est.ratio == pytest.approx(1.05)
+    assert est.p_slower == 2**-10 and est.ratio == pytest.approx(1.05) and est.p_beyond > 0.5
+    assert gate.judge_paired({"x": [math.log(1.051)] * 10}, p)[0][0].verdict is Verdict.REGRESSION
     assert gate.judge_paired({"x": [0.0] * 10}, p)[0][0].verdict is Verdict.PASS
     assert gate.judge_paired({"x": [math.log(0.9)] * 10}, p)[0][0].verdict is Verdict.IMPROVED
 
@@ -243,19 +249,19 @@ def _run(cases: list[CaseResult], model: str = "Xeon") -> RunRecord:
 def test_compare_runs_verdicts_geomean_and_fingerprints():
     base = _run([_case("a", 1e-3, 0), _case("b", 1e-3, 1), _case("c", 1e-3, 2)])
     new = _run(
-        [_case("a", 1.10e-3, 3), _case("b", 1e-3, 4), _case("c", 0, 5, "failed"), _case("d", 1, 6)],
+        [_case("a", 1.30e-3, 3), _case("b", 1e-3, 4), _case("c", 0, 5, "failed"), _case("d", 1, 6)],
         model="EPYC",
     )
-    r = gate.compare_runs(base, new, GatePolicy(resamples=500))
+    r = compare_runs(base, new, GatePolicy(resamples=500))
     verdicts = {c.case_id: c.verdict for c in r.cases}
     assert verdicts == {"a": Verdict.REGRESSION, "b": Verdict.PASS, "c": Verdict.ERROR}
     assert r.verdict is Verdict.REGRESSION and r.exit_code == 1
     ratio = {c.case_id: c.estimate.ratio for c in r.cases if c.estimate}
-    assert ratio["a"] == pytest.approx(1.10, rel=0.01) and ratio["b"] == pytest.approx(1, abs=0.01)
+    assert ratio["a"] == pytest.approx(1.30, rel=0.01) and ratio["b"] == pytest.approx(1, abs=0.01)
     assert r.geomean is not None and r.geomean.estimate.ratio == pytest.approx(
-        math.sqrt(1.1), rel=0.01
+        math.sqrt(1.3), rel=0.01
     )
     assert [d.key for d in r.fingerprint if d.loud] == ["cpu.model"]
     assert any("only in RESULTS: d" in n for n in r.notes)
     with pytest.raises(ConfigError, match="no case of RESULTS"):
-        gate.compare_runs(base, _run([_case("z", 1e-3, 0)]), GatePolicy())
+        compare_runs(base, _run([_case("z", 1e-3, 0)]), GatePolicy())
