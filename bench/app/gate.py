@@ -26,9 +26,9 @@ def gate_tables(path: Path | None) -> dict[str, dict[str, Any]]:
     """The [gate] and [ab] tables of a TOML file (a suite or a file with only [gate])."""
     if path is None:
         return {"gate": {}, "ab": {}}
-    from bench.runner import ab
+    from bench.runner import ab_config
 
-    return ab.load_gate_tables(path)
+    return ab_config.load_gate_tables(path)
 
 
 def gate_policy(table: Mapping[str, Any], where: str, flags: Mapping[str, Any]) -> Any:
@@ -92,11 +92,11 @@ def _side(label: str, prefix: str, sides: Mapping[str, Any]) -> Any:
 
 
 def _in_process(req: AbRequest, extra: Mapping[str, Any]) -> Any:
-    from bench.runner import ab
+    from bench.runner import ab, ab_config
 
     if req.config is None:
         raise ConfigError("give a CONFIG suite (two configurations) or --a-cmd and --b-cmd")
-    suite, _ = ab.load_gate_config(req.config)
+    suite, _ = ab_config.load_gate_config(req.config)
     a, b = _side("A", "a", req.sides), _side("B", "b", req.sides)
     named = [n for n in (a.backend, b.backend) if n]
     chosen = [a.backend] if a.backend else runs.select_backends(())
@@ -106,7 +106,7 @@ def _in_process(req: AbRequest, extra: Mapping[str, Any]) -> Any:
         raise ConfigError(f"{req.config}: no case to run (workload filter {req.workload!r})")
     pairs = ab.pair_plan(planned, a, b, suite.backend_options)
     ab.check_available(pairs)
-    settings = ab.block_settings(extra["ab"], f"{req.config}: [ab]")
+    settings = ab_config.block_settings(extra["ab"], f"{req.config}: [ab]")
     if req.sample_time is not None:
         if req.sample_time <= 0:
             raise ConfigError(f"--sample-time {req.sample_time}: must be a positive number")

@@ -20,7 +20,7 @@ from bench.core.params import check_keys
 from bench.gate import decide as gate
 from bench.gate import interop
 from bench.gate.decide import Verdict
-from bench.runner import ab
+from bench.runner import ab, ab_config
 
 # The parameter that scales each workload's work linearly (rows, batch, length).
 # The parameter each workload's work grows linearly with, as its spec declares it.
@@ -187,9 +187,9 @@ def run_experiment(
 
 def load(path: Path) -> tuple[list[Planned], gate.GatePolicy, ab.BlockSettings, EvalSettings]:
     """The eval config: a suite plus [gate], [ab] and [eval] tables."""
-    suite, extra = ab.load_gate_config(path)
+    suite, extra = ab_config.load_gate_config(path)
     policy = gate.make_policy(extra["gate"], f"{path}: [gate]")
-    blocks = ab.block_settings(extra["ab"], f"{path}: [ab]")
+    blocks = ab_config.block_settings(extra["ab"], f"{path}: [ab]")
     settings = eval_settings(extra["eval"], f"{path}: [eval]")
     planned = configmod.expand(suite, suite.backends or ["numpy"])
     return planned, policy, blocks, settings

@@ -12,7 +12,8 @@ from bench.app.runs import results_path
 from bench.core import run_info, store
 from bench.core.errors import ConfigError
 from bench.core.records import CALIBRATION_KIND, RunRecord
-from bench.gate.decide import CaseVerdict, GatePolicy, compare_runs
+from bench.gate.decide import CaseVerdict, GatePolicy
+from bench.gate.runs import compare_runs
 
 
 def load_inputs(results: Sequence[Path], results_dir: Path) -> list[RunRecord]:

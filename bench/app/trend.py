@@ -12,7 +12,8 @@ from bench.core import run_info
 from bench.core.errors import ConfigError
 from bench.core.records import CALIBRATION_KIND, CaseResult, RunRecord
 from bench.core.run_info import HistoryPoint
-from bench.gate.decide import GatePolicy, Verdict, compare_runs
+from bench.gate.decide import GatePolicy, Verdict
+from bench.gate.runs import compare_runs
 
 Series = list[tuple[RunRecord, CaseResult]]
 

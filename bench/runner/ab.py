@@ -16,11 +16,9 @@ import numpy as np
 
 from bench import backends as registry
 from bench.backends.base import Case
-from bench.core import config as configmod
 from bench.core import store
 from bench.core.config import Planned
 from bench.core.errors import BackendError, BenchError, ConfigError, UnsupportedCase
-from bench.core.params import check_keys, replace_typed
 from bench.core.policy import Policy
 from bench.core.records import CaseResult, RunRecord, as_scenario
 from bench.gate import decide as gate
@@ -31,7 +29,6 @@ from bench.runner.local import LocalSession, Matched, check, matched_inputs, out
 from bench.runner.measure import Fence, calibrate, timed_sample, warm_up
 
 # Tables a gate config may add to a suite config; the suite parser never sees them.
-GATE_TABLES = ("gate", "ab", "eval")
 OUT_PLACEHOLDER = "{out}"
 
 
@@ -489,24 +486,3 @@ def _result(
         fingerprint=tuple(gate.fingerprint_diff(*fps)) if fps else (),
         notes=tuple(source.notes()),
     )
-
-
-def load_gate_config(path: Path) -> tuple[configmod.Suite, dict[str, dict[str, Any]]]:
-    """A suite config plus its optional [gate], [ab] and [eval] tables."""
-    return configmod.load_tables(path, GATE_TABLES)
-
-
-def load_gate_tables(path: Path) -> dict[str, dict[str, Any]]:
-    """Only the [gate], [ab] and [eval] tables ({} when absent): a file may hold nothing else,
-    or be a whole suite config whose other tables are left unread."""
-    data = configmod.read_toml(path)
-    check_keys(data, {*GATE_TABLES, *configmod.TOP_KEYS}, str(path))
-    return configmod.pop_tables(data, GATE_TABLES, str(path))
-
-
-def block_settings(table: Mapping[str, Any], where: str) -> BlockSettings:
-    """BlockSettings from an [ab] table (unknown keys name the known ones)."""
-    settings = replace_typed(BlockSettings(), table, where)
-    if settings.sample_time_s <= 0 or settings.min_samples < 1:
-        raise ConfigError(f"{where}: sample_time_s must be > 0 and min_samples >= 1")
-    return settings

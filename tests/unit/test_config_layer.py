@@ -11,7 +11,7 @@ from bench.core import config as configmod
 from bench.core import params
 from bench.core.errors import ConfigError
 from bench.core.params import Param, check_keys, replace_typed
-from bench.runner import ab
+from bench.runner import ab_config
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -160,7 +160,7 @@ def test_replace_typed_errors_name_where() -> None:
 def test_load_gate_tables_reads_a_file_with_only_a_gate_table(tmp_path: Path) -> None:
     path = tmp_path / "gate.toml"
     path.write_text("[gate]\ntolerance = 0.1\nmin_blocks = 4\n", encoding="utf-8")
-    assert ab.load_gate_tables(path) == {
+    assert ab_config.load_gate_tables(path) == {
         "gate": {"tolerance": 0.1, "min_blocks": 4},
         "ab": {},
         "eval": {},
@@ -170,17 +170,17 @@ def test_load_gate_tables_reads_a_file_with_only_a_gate_table(tmp_path: Path) ->
 def test_load_gate_tables_leaves_a_suite_files_other_tables_unread(tmp_path: Path) -> None:
     path = tmp_path / "suite.toml"
     path.write_text('[run]\nseed = 1\n[ab]\nmin_samples = 3\n[[case]]\nworkload = "x"\n')
-    assert ab.load_gate_tables(path) == {"gate": {}, "ab": {"min_samples": 3}, "eval": {}}
+    assert ab_config.load_gate_tables(path) == {"gate": {}, "ab": {"min_samples": 3}, "eval": {}}
 
 
 def test_load_gate_tables_rejects_unknown_tables_and_non_tables(tmp_path: Path) -> None:
     path = tmp_path / "gate.toml"
     path.write_text("[gaet]\ntolerance = 0.1\n", encoding="utf-8")
-    message = _error(ab.load_gate_tables, path)
+    message = _error(ab_config.load_gate_tables, path)
     assert message.startswith(f"{path}: unknown key 'gaet' (known: ab, backend_options, case")
     assert message.endswith("did you mean 'gate'?")
     path.write_text("gate = 3\n", encoding="utf-8")
-    assert _error(ab.load_gate_tables, path) == f"{path}: [gate] must be a table"
+    assert _error(ab_config.load_gate_tables, path) == f"{path}: [gate] must be a table"
 
 
 def _onnx_suite(folder: Path) -> Path:
@@ -205,7 +205,7 @@ def test_gate_config_paths_are_relative_to_the_file_from_any_directory(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    suite, tables = ab.load_gate_config(Path("../cfg/suite.toml"))
+    suite, tables = ab_config.load_gate_config(Path("../cfg/suite.toml"))
     assert tables["gate"] == {"min_blocks": 2}
     model = Path(suite.cases[0].params["model"])
     assert model == Path("../cfg/models/tiny.onnx") and model.is_file()
@@ -218,7 +218,7 @@ def test_the_shipped_default_suite_finds_its_model_for_ab_from_another_directory
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    suite, _ = ab.load_gate_config(PROJECT / "configs" / "default.toml")
+    suite, _ = ab_config.load_gate_config(PROJECT / "configs" / "default.toml")
     (onnx,) = [c for c in suite.cases if c.workload == "onnx"]
     assert Path(onnx.params["model"]) == PROJECT / "configs" / "models" / "tiny_lm.onnx"
 

@@ -36,7 +36,7 @@ def test_ruff_is_clean() -> None:
 def test_every_module_stays_under_about_500_lines() -> None:
     sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in SOURCES}
     assert len(sizes) > 80  # the whole tree was read
-    assert {p: n for p, n in sizes.items() if n > 520} == {}
+    assert {p: n for p, n in sizes.items() if n > 500} == {}
 
 
 def _clock_reads(path: Path) -> list[str]:
