@@ -7,13 +7,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import __version__
 from bench.core.records import RunRecord
 from bench.core.run_info import HistoryPoint
 from bench.gate.decide import CaseVerdict
 from bench.report import plots, publish
 from bench.report.publish import Plot, Report, Table
 from bench.report.table import fmt_in, time_unit
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("accelbench")
+    except PackageNotFoundError:  # a checkout used without installing it
+        return "(not installed)"
 
 
 def run_plots(record: RunRecord, ceilings: Sequence[Any] = ()) -> list[Plot]:
@@ -64,7 +72,7 @@ def document(
     intro = [f"{len(runs)} run(s): {', '.join(r.run_id for r in runs)}."]
     if base_id is not None:
         intro.append(f"Baseline: {base_id}.")
-    intro += [*notes, f"Written by accelbench {__version__}."]
+    intro += [*notes, f"Written by accelbench {_version()}."]
     return Report("accelbench report", tuple(intro), tuple(blocks))
 
 
@@ -95,7 +103,7 @@ def history_document(
         f"Cases matching '{pattern}' across the runs in {results_dir}/, oldest first.",
         "Marked runs: the gate (ratio of medians, bootstrap interval) found a change from the "
         "run before.",
-        f"Written by accelbench {__version__}.",
+        f"Written by accelbench {_version()}.",
     )
     return Report("accelbench history", intro, tuple(blocks))
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from bench.core.records import CaseResult
+from bench.core.records import CaseResult, RequestRecord, StreamStop
 from bench.core.stats import warnings_for
 from bench.remote import chat
 from bench.remote import metrics as chat_metrics
 from bench.remote.chat import ChatCase, Load
-
-if TYPE_CHECKING:
-    from bench.runner.streaming import CaseDriver
 
 
 def failed_reason(summary: Any, load: Load) -> str:
@@ -41,17 +40,28 @@ def all_failed_reason(summary: Any) -> str:
     return f"every request failed ({count} of {total}: {kind}): {summary.failure_examples[kind]}"
 
 
+@dataclass(frozen=True)
+class Driven:
+    """What a case's driver leaves behind: its requests, why it stopped, its clock origin."""
+
+    records: Sequence[RequestRecord]
+    stopped_by: StreamStop
+    origin_ns: int
+    read_delays: Any  # array('q') of ns, one per read
+    verify_off: bool  # TLS verification was turned off for this backend
+
+
 def case_result(
-    case: ChatCase, driver: CaseDriver, health: chat_metrics.ClientHealth, started: str
+    case: ChatCase, driven: Driven, health: chat_metrics.ClientHealth, started: str
 ) -> CaseResult:
-    records = sorted(driver.state.records, key=lambda r: r.index)
-    delays = np.frombuffer(driver.read_delays, dtype=np.int64) / 1e9 if driver.read_delays else ()
+    records = sorted(driven.records, key=lambda r: r.index)
+    delays = np.frombuffer(driven.read_delays, dtype=np.int64) / 1e9 if driven.read_delays else ()
     health = dataclasses.replace(health, read_delay_s=delays)
     summary = chat_metrics.summarize_case(
-        records, case.load, health, driver.state.stopped_by, driver.origin
+        records, case.load, health, driven.stopped_by, driven.origin_ns
     )
     warnings = list(summary.notes)
-    if driver.backend.options.get("verify", True) is False:
+    if driven.verify_off:
         warnings.append(
             "TLS verification OFF (verify=false): the endpoint's identity was not checked"
         )

@@ -23,7 +23,7 @@ from bench.remote.chat import ChatCase, Load, Prompt
 from bench.remote.protocol import StreamingBackend
 from bench.remote.wire import RequestFailed, event_loop_factory
 from bench.runner.clock import Clock, perf_ns, wall_iso
-from bench.runner.stream_result import case_fields, case_result
+from bench.runner.stream_result import Driven, case_fields, case_result
 
 _LAG_PERIOD_S = 0.01  # 100 probes a second: each wake-up costs CPU on an idle client
 _RSS_EVERY = 50  # lag probes between memory samples (0.5 s)
@@ -366,7 +366,11 @@ class StreamSession:
         finally:
             if backend is not None:
                 backend.close()
-        return case_result(case, driver, health, started)
+        driven = Driven(
+            driver.state.records, driver.state.stopped_by, driver.origin, driver.read_delays,
+            backend.options.get("verify", True) is False,
+        )  # fmt: skip
+        return case_result(case, driven, health, started)
 
     def close(self) -> None:
         return None
