@@ -164,8 +164,8 @@ def claims_report(
     from bench.claims import evidence, verdicts
 
     reg = claims_registry(registry_path)
-    paths = list(results) or [p for p in [evidence.latest_result(results_dir, False)] if p]
-    paths += list(calibrations) or [p for p in [evidence.latest_result(results_dir, True)] if p]
+    paths = list(results) or [p for p in [store.latest(results_dir)] if p]
+    paths += list(calibrations) or [p for p in [store.latest(results_dir, calibration=True)] if p]
     ev = evidence.gather(store.load(p) for p in paths)
     report = verdicts.build(reg, ev, geo.from_geonames(), _assumptions(reg, assume))
     return ClaimsReport(report, paths)

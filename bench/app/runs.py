@@ -304,14 +304,10 @@ def results_path(name: Path, results_dir: Path) -> Path:
     """A results file, or `latest`: the newest run (not a calibration) in `results_dir`."""
     if str(name) != "latest" or name.exists():
         return name
-    runs = [
-        p
-        for p in results_dir.glob("*.json")
-        if not p.name.startswith((".", "calibration-"))
-    ] if results_dir.is_dir() else []  # fmt: skip
-    if not runs:
+    newest = store.latest(results_dir)
+    if newest is None:
         raise ConfigError(f"latest: no results file in {results_dir}/ yet; run `accelbench run`")
-    return max(runs, key=lambda p: (p.stat().st_mtime, p.name))
+    return newest
 
 
 def run_one(

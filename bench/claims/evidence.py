@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bench.claims.ceilings import Ceiling, ceilings_from_record, device_label, is_calibration
@@ -223,15 +222,3 @@ def model_key(name: str) -> tuple[str, str]:
 def same_model(a: str, b: str) -> bool:
     ka, kb = model_key(a), model_key(b)
     return bool(ka[1]) and ka == kb
-
-
-def latest_result(out_dir: Path, calibration: bool) -> Path | None:
-    """The newest results file of one kind (calibration-*.json or a run), or None."""
-    if not out_dir.is_dir():
-        return None
-    found = [
-        p
-        for p in out_dir.glob("*.json")
-        if p.name.startswith("calibration-") == calibration and not p.name.startswith(".")
-    ]
-    return max(found, key=lambda p: p.stat().st_mtime, default=None)

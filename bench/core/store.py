@@ -57,3 +57,15 @@ def load(path: Path) -> RunRecord:
     if not isinstance(data, dict):
         raise BenchError(f"{path}: not an accelbench results file")
     return from_dict(data, source=str(path))
+
+
+def latest(out_dir: Path, calibration: bool = False) -> Path | None:
+    """The newest results file of one kind in `out_dir` (calibration-*.json or a run)."""
+    if not out_dir.is_dir():
+        return None
+    found = [
+        p
+        for p in out_dir.glob("*.json")
+        if p.name.startswith("calibration-") == calibration and not p.name.startswith(".")
+    ]
+    return max(found, key=lambda p: (p.stat().st_mtime, p.name), default=None)

@@ -204,26 +204,6 @@ def paired_estimate(
     return Estimate(stats.hodges_lehmann(d), low, high, confidence, d.size, method, *p)
 
 
-def replicate_estimate(
-    estimate: float, replicates: np.ndarray, n: int, policy: GatePolicy, tail: float, method: str
-) -> Estimate:
-    """An Estimate from a point value and bootstrap replicates (unpaired runs, suite geomean)."""
-    floor, tol = math.log1p(policy.effect_floor), math.log1p(policy.tolerance)
-    low, high = np.quantile(replicates, [tail, 1 - tail])
-    return Estimate(
-        estimate,
-        float(low),
-        float(high),
-        1 - 2 * tail,
-        n,
-        method,
-        stats.bootstrap_pvalue(replicates, floor, greater=True),
-        stats.bootstrap_pvalue(replicates, tol, greater=False),
-        stats.bootstrap_pvalue(replicates, -floor, greater=False),
-        stats.bootstrap_pvalue(replicates, tol, greater=True),
-    )
-
-
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm step-down adjusted p-values (monotone, capped at 1), in the input order."""
     m = len(pvalues)

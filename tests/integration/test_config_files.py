@@ -5,35 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from bench.cli import main
-from bench.core import store
-from bench.core.records import CaseResult, RunRecord
+from tests.integration.test_ab import _stored
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-def _stored(tmp_path: Path, name: str, per_call_s: float, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    samples = tuple(int(v) for v in 16 * per_call_s * 1e9 * rng.lognormal(0, 0.01, 100))
-    case = CaseResult(
-        "gemm[m=64]@numpy/latency",
-        "gemm",
-        {"m": 64},
-        "numpy",
-        {},
-        "latency",
-        "ok",
-        loops=16,
-        sample_ns=samples,
-    )
-    record = RunRecord(
-        name, "2026-11-21", {}, {"cpu": {"model": "Xeon"}}, {}, (case,), state="complete"
-    )
-    return store.save(record, tmp_path / f"{name}.json")
 
 
 def test_compare_accepts_a_gate_config_holding_only_a_gate_table(tmp_path: Path) -> None:
